@@ -1,0 +1,62 @@
+/**
+ * One real Temporal dev server (CLI v1.5.1, SQLite in a temp dir, search attributes registered,
+ * ExecuteMultiOperation on) for the whole test run. Tests read its address with
+ * `inject('temporalAddress')`. Set DURABOX_TEST_TEMPORAL_ADDRESS to use a server you run yourself.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { answers, ensureSearchAttributes, startDevArgs } from '../../cli/temporal/dev-server.js';
+import { freePort, sleep } from '../../cli/temporal/proc.js';
+import { findTemporalCli } from '../../cli/temporal/temporal-binary.js';
+
+const NAMESPACE = 'default';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const existing = process.env.DURABOX_TEST_TEMPORAL_ADDRESS;
+  if (existing) {
+    await ensureSearchAttributes(existing, NAMESPACE);
+    project.provide('temporalAddress', existing);
+    project.provide('temporalNamespace', NAMESPACE);
+    return async () => undefined;
+  }
+
+  const binary = await findTemporalCli({ log: (l) => process.stderr.write(`${l}\n`) });
+  const dir = mkdtempSync(join(tmpdir(), 'durabox-test-temporal-'));
+  const logFile = join(dir, 'server.log');
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const logFd = openSync(logFile, 'a');
+  // Not detached: if vitest dies, the server goes with its process group.
+  const child: ChildProcess = spawn(binary, startDevArgs({ dbFile: join(dir, 'test.sqlite'), port, namespace: NAMESPACE, headless: true }), {
+    cwd: dir,
+    stdio: ['ignore', logFd, logFd],
+  });
+  closeSync(logFd);
+  let exited: string | undefined;
+  child.on('exit', (code, sig) => (exited = sig ?? `exit code ${code}`));
+
+  const deadline = Date.now() + 30_000;
+  while (!(await answers(address, NAMESPACE, 1000))) {
+    if (exited || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      const log = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+      throw new Error(`test Temporal dev server did not start (${exited ?? 'timeout'}): ${log}`);
+    }
+    await sleep(200);
+  }
+  await ensureSearchAttributes(address, NAMESPACE);
+  project.provide('temporalAddress', address);
+  project.provide('temporalNamespace', NAMESPACE);
+
+  return async () => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      for (let i = 0; i < 100 && !exited; i++) await sleep(100);
+      if (!exited) child.kill('SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,10 @@
+// Values test/support/global-setup.ts hands to every test file via `inject()`.
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** host:port of the run's shared Temporal dev server. */
+    temporalAddress: string;
+    temporalNamespace: string;
+  }
+}

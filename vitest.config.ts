@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // forks, not threads: the Temporal native bridge is not safe to load in worker threads.
+    pool: 'forks',
+    // Two cores: more parallel files only make Temporal-backed tests slower and flakier.
+    maxWorkers: 2,
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
+    // One real dev server for the whole run; tests get its address through inject().
+    globalSetup: ['test/support/global-setup.ts'],
+  },
+});
