@@ -1,0 +1,101 @@
+/**
+ * What a sync ships: in a git work tree the files git would commit or consider (tracked plus
+ * untracked-not-ignored), elsewhere a tree walk; then built-in, `.duraboxignore` and caller
+ * excludes; then only paths that still exist locally (a deleted tracked file is not shipped).
+ */
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProviderError } from '../errors.js';
+import { runProcess } from './exec.js';
+import { builtinRules, canPruneDir, isExcluded, parseRules, type IgnoreRule } from './ignore.js';
+
+export const IGNORE_FILE = '.duraboxignore';
+
+export interface ManifestEntry {
+  path: string;
+  tracked: boolean;
+}
+
+export interface Manifest {
+  /** Relative `/` paths, sorted, files and symlinks only. */
+  paths: string[];
+  bytes: number;
+  git: boolean;
+}
+
+export function excludeRules(localRoot: string, excludes: readonly string[] = []): IgnoreRule[] {
+  const file = join(localRoot, IGNORE_FILE);
+  return [
+    ...builtinRules(),
+    ...(existsSync(file) ? parseRules(readFileSync(file, 'utf8')) : []),
+    ...excludes.flatMap((e) => parseRules(e)),
+  ];
+}
+
+export async function buildManifest(localRoot: string, excludes: readonly string[] = [], signal?: AbortSignal): Promise<Manifest> {
+  const rules = excludeRules(localRoot, excludes);
+  const fromGit = await gitEntries(localRoot, signal);
+  const entries = fromGit ?? walk(localRoot, rules);
+  const git = fromGit !== undefined;
+  const paths: string[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    if (isExcluded(rules, e.path, e.tracked)) continue;
+    let st;
+    try {
+      st = lstatSync(join(localRoot, e.path));
+    } catch {
+      continue; // deleted locally (tracked but gone): not shipped, and pruned remotely if shipped before
+    }
+    if (!st.isFile() && !st.isSymbolicLink()) continue; // submodule gitlinks and other directories
+    paths.push(e.path);
+    bytes += st.size;
+  }
+  paths.sort();
+  return { paths, bytes, git };
+}
+
+async function isGitTree(root: string, signal?: AbortSignal): Promise<boolean> {
+  const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree'], { signal });
+  return res.code === 0 && res.stdout.trim() === 'true';
+}
+
+async function gitEntries(root: string, signal?: AbortSignal): Promise<ManifestEntry[] | undefined> {
+  if (!(await isGitTree(root, signal))) return undefined;
+  // -t tags each path: H/h tracked, S/s skip-worktree, M unmerged, ? untracked.
+  const res = await runProcess('git', ['-C', root, 'ls-files', '-z', '-t', '--cached', '--others', '--exclude-standard'], { signal });
+  if (res.code !== 0) {
+    throw new ProviderError('invalid', `git ls-files failed in ${root}: ${res.stderr.trim()}`, { provider: 'common', operation: 'sync' });
+  }
+  const seen = new Map<string, ManifestEntry>();
+  const hidden: string[] = [];
+  for (const rec of res.stdout.split('\0')) {
+    if (rec.length < 3) continue;
+    const tag = rec[0]!;
+    const path = rec.slice(2);
+    if (tag === 'S' || tag === 's') hidden.push(path);
+    seen.set(path, { path, tracked: tag !== '?' });
+  }
+  if (hidden.length > 0) {
+    // Sparse checkout / skip-worktree hides in-scope files from the manifest: refuse rather than ship a partial tree.
+    throw new ProviderError('invalid', `${hidden.length} skip-worktree/sparse paths in ${root} (e.g. ${hidden[0]}); disable sparse checkout to sync`, {
+      provider: 'common',
+      operation: 'sync',
+    });
+  }
+  return [...seen.values()];
+}
+
+function walk(root: string, rules: readonly IgnoreRule[]): ManifestEntry[] {
+  const out: ManifestEntry[] = [];
+  const visit = (rel: string) => {
+    for (const d of readdirSync(join(root, rel), { withFileTypes: true })) {
+      const path = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) {
+        if (!canPruneDir(rules, path)) visit(path);
+      } else out.push({ path, tracked: false });
+    }
+  };
+  visit('');
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * Ship a local tree to `<workRoot>/<leaseId>/<repoName>` with rsync, and prune only what durabox
+ * itself shipped before. Never `rsync --delete`: caches and build outputs a command created on the
+ * box must survive a re-sync.
+ *
+ * Round trips: (1) one ssh call reads the previous manifest and stages the new one, (2) rsync over
+ * the same ControlMaster, (3) one ssh call deletes and commits the manifest. The staged manifest is
+ * appended to the old one before rsync so a sync that dies half-way still remembers what it may
+ * have shipped.
+ */
+import { statSync } from 'node:fs';
+import type { ProgressContext, SshTarget } from '../adapter.js';
+import { ProviderError } from '../errors.js';
+import { runProcess } from './exec.js';
+import { buildManifest } from './manifest.js';
+import { shellQuote, sshExec, sshTransportError } from './remote.js';
+import { rsyncRshCommand } from './ssh-options.js';
+import { safeSegment } from './state-dir.js';
+
+export interface SyncOptions {
+  target: SshTarget;
+  localRoot: string;
+  leaseId: string;
+  repoName: string;
+  excludes?: string[];
+}
+
+export interface SyncResult {
+  workdir: string;
+  /** Files in the manifest (all shipped or already up to date). */
+  files: number;
+  /** Their total local size. */
+  bytes: number;
+  /** Remote paths removed because the last sync shipped them and this one does not. */
+  deleted: number;
+}
+
+const RSYNC_TIMEOUT_MS = 15 * 60_000;
+
+export function remoteLayout(target: SshTarget, leaseId: string, repoName: string) {
+  const leaseRoot = `${target.workRoot.replace(/\/+$/, '')}/${safeSegment(leaseId)}`;
+  return { leaseRoot, workdir: `${leaseRoot}/${safeSegment(repoName)}`, metaDir: `${leaseRoot}/.durabox` };
+}
+
+export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise<SyncResult> {
+  const { target } = opts;
+  if (!statSync(opts.localRoot).isDirectory()) throw invalid(`${opts.localRoot} is not a directory`);
+  const { workdir, metaDir } = remoteLayout(target, opts.leaseId, opts.repoName);
+  const manifest = await buildManifest(opts.localRoot, opts.excludes, ctx.signal);
+  ctx.log(`sync: ${manifest.paths.length} files, ${manifest.bytes} bytes${manifest.git ? ' (git manifest)' : ''}`);
+  ctx.heartbeat({ phase: 'sync-manifest', files: manifest.paths.length });
+  const nul = manifest.paths.map((p) => `${p}\0`).join('');
+
+  // (1) previous manifest out, new one staged (and remembered as possibly shipped).
+  const m = shellQuote(metaDir);
+  const stage = await sshExec(
+    target,
+    `mkdir -p -- ${m} && touch ${m}/manifest && cat ${m}/manifest && tee ${m}/manifest.next >> ${m}/manifest`,
+    { stdin: nul, signal: ctx.signal, timeoutMs: 120_000 },
+  );
+  if (stage.code !== 0) throw transient(`staging the manifest on the box failed (exit ${stage.code}): ${stage.stderr.trim()}`);
+  const current = new Set(manifest.paths);
+  const toDelete = [...new Set(stage.stdout.split('\0'))].filter((p) => p && !current.has(p) && safeRelative(p));
+
+  // (2) the transfer.
+  if (manifest.paths.length > 0) await rsync(opts, workdir, nul, ctx);
+
+  // (3) prune what we shipped before and no longer ship, then commit the manifest.
+  const w = shellQuote(workdir);
+  const commit = await sshExec(
+    target,
+    `mkdir -p -- ${w} && cd -- ${w} && { xargs -0 rm -f -- || echo 'durabox: some deletes failed' >&2; } && mv -f -- ${m}/manifest.next ${m}/manifest`,
+    { stdin: toDelete.map((p) => `${p}\0`).join(''), signal: ctx.signal, timeoutMs: 120_000 },
+  );
+  if (commit.code !== 0) throw transient(`pruning on the box failed (exit ${commit.code}): ${commit.stderr.trim()}`);
+  if (commit.stderr.includes('durabox: some deletes failed')) ctx.log('sync: some remote deletes failed');
+  return { workdir, files: manifest.paths.length, bytes: manifest.bytes, deleted: toDelete.length };
+}
+
+async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: ProgressContext): Promise<void> {
+  const t = opts.target;
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  const args = [
+    '-az', '--mkpath', '--files-from=-', '--from0',
+    '-e', rsyncRshCommand(t),
+    `${opts.localRoot.replace(/\/+$/, '')}/`,
+    `${t.user}@${host}:${workdir}/`,
+  ];
+  let lastBeat = Date.now();
+  const beat = setInterval(() => ctx.heartbeat({ phase: 'rsync', quietMs: Date.now() - lastBeat }), 5_000);
+  try {
+    const res = await runProcess('rsync', args, {
+      stdin: nulList,
+      signal: ctx.signal,
+      timeoutMs: RSYNC_TIMEOUT_MS,
+      onOutput: () => (lastBeat = Date.now()),
+    });
+    if (res.timedOut) throw transient(`rsync timed out after ${RSYNC_TIMEOUT_MS / 60_000} min`);
+    if (res.code === 24) ctx.log('sync: some files vanished during the transfer');
+    else if (res.code !== 0) {
+      if (/Host key verification failed|REMOTE HOST IDENTIFICATION|Permission denied \(/.test(res.stderr)) {
+        throw sshTransportError(t, res.stderr, 'sync');
+      }
+      throw transient(`rsync exited ${res.code}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`, res.code);
+    }
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/** Entries read back from the box are data from the box: never let one escape the workdir. */
+function safeRelative(p: string): boolean {
+  return !p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '') && !p.startsWith('-');
+}
+
+function invalid(msg: string) {
+  return new ProviderError('invalid', msg, { provider: 'common', operation: 'sync' });
+}
+function transient(msg: string, status?: number) {
+  return new ProviderError('transient', msg, { provider: 'common', operation: 'sync', status });
+}
