@@ -1,0 +1,91 @@
+/**
+ * Lease verbs: thin wrappers that resolve the provider, call it, and keep the two promises the
+ * workflow relies on: create never makes a second box (it looks for this lease's marker first), and
+ * release never touches a box that is not this lease's, nor does more than the action asked.
+ */
+import { rmSync } from 'node:fs';
+import { Context } from '@temporalio/activity';
+import type { SshTarget } from '../providers/adapter.js';
+import { pinHostKey } from '../providers/common/host-key.js';
+import { ensureLeaseKey } from '../providers/common/keys.js';
+import { leaseDir } from '../providers/common/state-dir.js';
+import { ProviderError } from '../providers/errors.js';
+import { getProvider } from '../providers/registry.js';
+import { translated } from './failures.js';
+import { progressContext } from './progress.js';
+import { holdPoint } from './test-hooks.js';
+import type { BoxInput, CreateBoxInput, CreateBoxResult, ReleaseBoxInput, ReleaseBoxResult } from './types.js';
+
+export async function createBox(input: CreateBoxInput): Promise<CreateBoxResult> {
+  return translated(async () => {
+    const adapter = getProvider(input.provider, input.providerConfig);
+    const lease = { leaseId: input.leaseId, slug: input.slug };
+    const found = await adapter.findByLease(lease);
+    if (found.length > 1) {
+      throw new ProviderError('ownership', `${found.length} boxes carry lease ${input.leaseId}'s marker; refusing to pick one`, {
+        provider: input.provider,
+        operation: 'create',
+        leaseId: input.leaseId,
+      });
+    }
+    if (found.length === 1) {
+      Context.current().log.info('adopting the box an earlier attempt created', { resourceId: found[0].resourceId });
+      return { box: found[0], defaultReleaseAction: adapter.defaultReleaseAction, adopted: true };
+    }
+    const key = await ensureLeaseKey(input.leaseId);
+    const box = await adapter.create({ ...lease, publicKey: key.publicKey, keyPath: key.keyPath }, progressContext());
+    await holdPoint('after-create');
+    return { box, defaultReleaseAction: adapter.defaultReleaseAction, adopted: false };
+  });
+}
+
+export async function waitBoxReady(input: BoxInput): Promise<SshTarget> {
+  return translated(async () => {
+    const adapter = getProvider(input.provider, input.providerConfig);
+    await holdPoint('wait-ready');
+    const target = await adapter.waitReady(input.box, progressContext());
+    // Providers that publish the host key pin it already; the rest are pinned at first contact.
+    return pinHostKey(target);
+  });
+}
+
+export async function resumeBox(input: BoxInput): Promise<SshTarget> {
+  return translated(async () => {
+    const adapter = getProvider(input.provider, input.providerConfig);
+    return pinHostKey(await adapter.resume(input.box, progressContext()));
+  });
+}
+
+export async function releaseBox(input: ReleaseBoxInput): Promise<ReleaseBoxResult> {
+  return translated(async () => {
+    const adapter = getProvider(input.provider, input.providerConfig);
+    const action = input.action ?? adapter.defaultReleaseAction;
+    await holdPoint('release');
+    // Create may have died before returning an identity: find the box by this lease's marker.
+    const boxes = input.box ? [input.box] : await adapter.findByLease({ leaseId: input.leaseId, slug: input.slug });
+    if (boxes.length > 1) {
+      throw new ProviderError('ownership', `${boxes.length} boxes carry lease ${input.leaseId}'s marker; releasing none`, {
+        provider: input.provider,
+        operation: 'release',
+        leaseId: input.leaseId,
+      });
+    }
+    if (boxes.length === 0) {
+      return { action, alreadyGone: true, count: 0, note: 'no box carries this lease marker' };
+    }
+    const box = boxes[0];
+    if (box.leaseId !== input.leaseId) {
+      throw new ProviderError('ownership', `box ${box.resourceId} belongs to lease ${box.leaseId}, not ${input.leaseId}`, {
+        provider: input.provider,
+        operation: 'release',
+        leaseId: input.leaseId,
+      });
+    }
+    const result = await adapter.release(box, action, progressContext());
+    if (result.action === 'delete') {
+      // The box is gone, so its key is useless; a stopped or kept box still needs it.
+      rmSync(leaseDir(input.leaseId), { recursive: true, force: true });
+    }
+    return { ...result, count: 1 };
+  });
+}

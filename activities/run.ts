@@ -1,0 +1,132 @@
+/**
+ * Sync and run activities. They run on the worker that holds the lease's key. The run activity is
+ * safe to retry: it reattaches to the detached command by run id and resumes the output from the
+ * offsets of its last heartbeat, so a command is started once whatever crashes meanwhile.
+ */
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import { runDir } from '../providers/common/state-dir.js';
+import {
+  followStream,
+  killRun,
+  localRunFiles,
+  readExit,
+  remoteRunDir,
+  startOrAttach,
+  tailOf,
+  type RunOffsets,
+} from '../providers/common/remote-run.js';
+import { syncTree } from '../providers/common/sync.js';
+import { ProviderError } from '../providers/errors.js';
+import type { RunCommandInput, RunCommandResult, SyncInput, SyncResult } from './types.js';
+import { progressContext } from './progress.js';
+import { holdPoint } from './test-hooks.js';
+import { translated } from './failures.js';
+
+export async function syncWorkdir(input: SyncInput): Promise<SyncResult> {
+  return translated(async () => {
+    const started = Date.now();
+    await holdPoint('sync');
+    const res = await syncTree(
+      { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: input.excludes },
+      progressContext(),
+    );
+    return { ...res, skipped: false, ms: Date.now() - started };
+  });
+}
+
+/** How long a reattach waits for a dropped stream before the attempt fails and Temporal retries it. */
+const MAX_STREAM_RECONNECTS = 5;
+
+export async function runCommand(input: RunCommandInput): Promise<RunCommandResult> {
+  return translated(async () => {
+    const ctx = Context.current();
+    const started = Date.now();
+    const files = localRunFiles(runDir(input.runId));
+    const prior = ctx.info.heartbeatDetails as { offsets?: RunOffsets; startedAtMs?: number } | undefined;
+    // The first attempt's start: a per-run timeout counts from there, not from a reattach.
+    const startedAtMs = prior?.startedAtMs ?? started;
+    const offsets: RunOffsets = { stdout: prior?.offsets?.stdout ?? 0, stderr: prior?.offsets?.stderr ?? 0 };
+
+    const { pid, attached } = await startOrAttach(input.target, {
+      leaseId: input.leaseId,
+      runId: input.runId,
+      workdir: input.workdir,
+      argv: input.argv,
+      env: input.env,
+    });
+    ctx.heartbeat({ offsets, pid, startedAtMs });
+    const beat = setInterval(() => ctx.heartbeat({ offsets: { ...offsets }, pid, startedAtMs }), 1000);
+
+    // Our own abort: cancellation from the workflow or the per-run timeout.
+    const stop = new AbortController();
+    let stopReason: 'cancelled' | 'timed-out' | undefined;
+    const onCancel = () => {
+      stopReason ??= 'cancelled';
+      stop.abort();
+    };
+    ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+    const timer = input.timeoutMs
+      ? setTimeout(() => {
+          stopReason ??= 'timed-out';
+          stop.abort();
+        }, Math.max(input.timeoutMs - (Date.now() - startedAtMs), 0))
+      : undefined;
+
+    const R = remoteRunDir(input.target, input.leaseId, input.runId);
+    try {
+      const follow = async (name: 'stdout' | 'stderr') => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            offsets[name] = await followStream(input.target, `${R}/${name}`, pid, files[name], offsets[name], (n) => (offsets[name] += n), stop.signal);
+            return;
+          } catch (err) {
+            if (stop.signal.aborted || attempt >= MAX_STREAM_RECONNECTS) throw err;
+            await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+          }
+        }
+      };
+      await Promise.all([follow('stdout'), follow('stderr')]);
+
+      if (stopReason) {
+        await killRun(input.target, input.leaseId, input.runId, stopReason);
+      }
+      const exit = await waitForExit(input);
+      const status = exit.status === 'cancelled' || exit.status === 'timed-out' ? exit.status : exit.code === 0 ? 'succeeded' : 'failed';
+      if (status === 'cancelled' && stopReason === 'cancelled') {
+        throw new CancelledFailure('run cancelled; remote process group killed');
+      }
+      return {
+        exitCode: exit.code,
+        status,
+        tail: [tailOf(files.stdout), tailOf(files.stderr)].filter(Boolean).join('\n'),
+        runMs: Date.now() - startedAtMs,
+        stdoutBytes: offsets.stdout,
+        stderrBytes: offsets.stderr,
+        reattached: attached,
+      };
+    } finally {
+      clearInterval(beat);
+      if (timer) clearTimeout(timer);
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    }
+  });
+}
+
+/** The wrapper writes `exit` right after the command ends; give it a moment, then decide. */
+async function waitForExit(input: RunCommandInput): Promise<{ code: number; status?: string }> {
+  for (let i = 0; i < 50; i++) {
+    const e = await readExit(input.target, input.leaseId, input.runId);
+    if (e.code !== undefined) return { code: e.code, status: e.status };
+    if (!e.alive && i >= 10) {
+      // The process group vanished without an exit status (killed -9, box rebooted).
+      return { code: 137, status: 'failed' };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new ProviderError('transient', `run ${input.runId} has not reported an exit status yet`, {
+    provider: 'ssh',
+    operation: 'run',
+    leaseId: input.leaseId,
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * Activity inputs and results. They are recorded in workflow history, so they hold names, ids,
+ * paths and public keys only; credentials are read by the worker inside the activity.
+ */
+import type { BoxIdentity, ReleaseAction, ReleaseResult, SshTarget } from '../providers/adapter.js';
+
+export interface ProviderRef {
+  provider: string;
+  providerConfig: Record<string, unknown>;
+}
+
+export interface CreateBoxInput extends ProviderRef {
+  leaseId: string;
+  slug: string;
+}
+
+export interface CreateBoxResult {
+  box: BoxIdentity;
+  /** The provider's documented default, recorded so rollback never needs to guess. */
+  defaultReleaseAction: ReleaseAction;
+  /** True when an existing box carrying this lease's marker was adopted (a retried create). */
+  adopted: boolean;
+}
+
+export interface BoxInput extends ProviderRef {
+  box: BoxIdentity;
+}
+
+export interface ReleaseBoxInput extends ProviderRef {
+  leaseId: string;
+  slug: string;
+  /** Absent when create never returned: the activity finds the box by its marker. */
+  box?: BoxIdentity;
+  /** Absent means the provider's default. */
+  action?: ReleaseAction;
+}
+
+export interface ReleaseBoxResult extends ReleaseResult {
+  /** How many boxes were released (0 when none existed, >1 never happens: it fails closed). */
+  count: number;
+}
+
+export interface SyncInput {
+  leaseId: string;
+  target: SshTarget;
+  localRoot: string;
+  repoName: string;
+  excludes?: string[];
+}
+
+export interface SyncResult {
+  workdir: string;
+  files: number;
+  bytes: number;
+  deleted: number;
+  skipped: boolean;
+  ms: number;
+}
+
+export interface RunCommandInput {
+  leaseId: string;
+  runId: string;
+  target: SshTarget;
+  workdir: string;
+  argv: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface RunCommandResult {
+  exitCode: number;
+  status: 'succeeded' | 'failed' | 'cancelled' | 'timed-out';
+  /** Bounded tail of the output; the whole of it stays in the run's log files. */
+  tail: string;
+  runMs: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+  /** True when this attempt reattached to a command an earlier attempt had started. */
+  reattached: boolean;
+}

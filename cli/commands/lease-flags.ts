@@ -1,0 +1,60 @@
+/** Flags shared by commands that start a lease, and their mapping onto config keys. */
+import type { Command } from 'commander';
+import { parseDuration } from '../config/duration.js';
+import type { Layer } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+
+export interface LeaseConfigFlags {
+  provider?: string;
+  release?: string;
+  ttl?: string;
+  idle?: string;
+  env?: string[];
+  exclude?: string[];
+  taskQueue?: string;
+  sshHost?: string;
+  sshPort?: string;
+  sshUser?: string;
+  sshKey?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addLeaseConfigOptions(cmd: Command): Command {
+  return cmd
+    .option('--provider <name>', 'provider for a new lease (default: local)')
+    .option('--release <action>', 'what happens to the box at the end: stop, delete or keep')
+    .option('--ttl <duration>', 'maximum lifetime of the lease (default 90m)')
+    .option('--idle <duration>', 'release after this long without a run or touch (default 30m)')
+    .option('--env <name>', 'forward this environment variable by name (repeatable; NAME* for a prefix)', collect)
+    .option('--exclude <pattern>', 'do not sync paths matching this pattern (repeatable)', collect)
+    .option('--ssh-host <host>', 'ssh provider: host to use')
+    .option('--ssh-port <port>', 'ssh provider: port')
+    .option('--ssh-user <user>', 'ssh provider: login user')
+    .option('--ssh-key <path>', 'ssh provider: private key on the worker');
+}
+
+/** Flags as a config layer; zod validates the values in `loadConfig` like any other source. */
+export function leaseConfigFlags(o: LeaseConfigFlags): Layer {
+  const ssh: Layer = {};
+  if (o.sshHost !== undefined) ssh.host = o.sshHost;
+  if (o.sshPort !== undefined) ssh.port = /^\d+$/.test(o.sshPort) ? Number(o.sshPort) : o.sshPort;
+  if (o.sshUser !== undefined) ssh.user = o.sshUser;
+  if (o.sshKey !== undefined) ssh.keyPath = o.sshKey;
+  return {
+    provider: o.provider,
+    release: o.release,
+    ttl: o.ttl,
+    idle: o.idle,
+    excludes: o.exclude,
+    taskQueue: o.taskQueue,
+    ssh: Object.keys(ssh).length ? ssh : undefined,
+  };
+}
+
+export function durationFlag(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (!ms) throw new ConfigError(`${flag} ${JSON.stringify(value)}: not a duration (use e.g. 45s, 20m, 1h30m)`);
+  return ms;
+}

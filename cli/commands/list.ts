@@ -1,0 +1,39 @@
+/** `durabox list [--json] [--all]`: leases from Temporal's visibility, newest first. */
+import { Command } from 'commander';
+import { LEASE_WORKFLOW_TYPE } from '../../workflows/messages.js';
+import { makeOutput } from '../output.js';
+import { connectTemporal } from '../temporal/connect.js';
+
+export function listCommand(): Command {
+  return new Command('list')
+    .description('list leases (running ones, or --all)')
+    .option('--all', 'include finished leases')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (_o: unknown, command: Command) => {
+      const g = command.optsWithGlobals() as { all?: boolean; limit: string; json?: boolean; quiet?: boolean };
+      const out = makeOutput(g);
+      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const limit = Math.max(1, Number.parseInt(g.limit, 10) || 50);
+      const query = `WorkflowType = '${LEASE_WORKFLOW_TYPE}'${g.all ? '' : " AND ExecutionStatus = 'Running'"}`;
+      const rows: Array<Record<string, unknown>> = [];
+      for await (const wf of client.workflow.list({ query })) {
+        const sa = wf.typedSearchAttributes;
+        const get = (name: string) => sa.getAll().find((p) => p.key.name === name)?.value;
+        rows.push({
+          leaseId: get('DuraboxLeaseId'),
+          slug: get('DuraboxSlug'),
+          provider: get('DuraboxProvider'),
+          state: get('DuraboxState'),
+          workflowStatus: wf.status.name,
+          startedAt: wf.startTime.toISOString(),
+          expiresAt: (get('DuraboxExpiresAt') as Date | undefined)?.toISOString(),
+          repo: get('DuraboxRepo'),
+        });
+        if (rows.length >= limit) break;
+      }
+      const human = rows.length
+        ? rows.map((r) => `${r.slug}\t${r.leaseId}\t${r.provider}\t${r.state}\t${String(r.workflowStatus).toLowerCase()}\t${r.startedAt}`).join('\n')
+        : 'no leases';
+      out.result(human, rows);
+    });
+}

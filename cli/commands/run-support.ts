@@ -1,0 +1,51 @@
+/** Progress lines while a lease is acquired, and the mapping of run failures to exit codes. */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { failureMessage, failureType } from '../../workflows/describe.js';
+import { statusQuery, type LeasePhase } from '../../workflows/messages.js';
+import { CliError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import type { LeaseHandle } from '../lease-client.js';
+import type { Output } from '../output.js';
+
+const PHASE_TEXT: Partial<Record<LeasePhase, string>> = {
+  creating: 'creating the box…',
+  starting: 'box created; waiting for SSH…',
+  ready: 'box ready',
+  running: 'running',
+  releasing: 'releasing the box…',
+};
+
+/** Poll the lease's status query and print each new phase on stderr until stopped. */
+export function watchProgress(handle: Promise<LeaseHandle>, out: Output, intervalMs = 300) {
+  let last: LeasePhase | undefined;
+  let stopped = false;
+  const loop = async () => {
+    const h = await handle.catch(() => undefined);
+    while (h && !stopped) {
+      try {
+        const s = await h.query(statusQuery);
+        if (s.phase !== last) {
+          last = s.phase;
+          const text = PHASE_TEXT[s.phase];
+          if (text && !stopped) out.step(s.phase === 'ready' && s.target ? `${text} (${s.target.user}@${s.target.host}:${s.target.port})` : text);
+        }
+        if (s.phase === 'running') return;
+      } catch {
+        // The workflow may not have started its first task yet.
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  };
+  void loop();
+  return { stop: () => (stopped = true) };
+}
+
+export function runFailureExit(err: unknown, interrupted: boolean): { code: number; message: string } {
+  if (err instanceof CliError) return { code: err.exitCode, message: err.message };
+  const type = failureType(err);
+  const message = failureMessage(err);
+  if (type === 'RunCancelled' || interrupted) return { code: ExitCode.interrupted, message: 'run cancelled' };
+  if (type === 'RunLost') return { code: ExitCode.transport, message };
+  if (err instanceof WorkflowUpdateFailedError || type) return { code: ExitCode.provider, message };
+  return { code: ExitCode.internal, message };
+}

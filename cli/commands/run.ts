@@ -1,0 +1,152 @@
+/**
+ * `durabox run [options] -- CMD...`: start a lease and its first run in one round trip
+ * (update-with-start), or run on an existing lease with `--id`. Output streams live; the CLI exits
+ * with the remote command's exit code. Ctrl-C stops the remote command; the lease then follows its
+ * policy (a plain `run` releases it, a kept lease stays).
+ */
+import { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { cancelRunSignal, runUpdate, type RunRequest, type RunResult } from '../../workflows/messages.js';
+import { formatDuration } from '../config/duration.js';
+import { loadConfig } from '../config/load.js';
+import { forwardedEnv } from '../env-forward.js';
+import { ConfigError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { newRunId } from '../lease-ids.js';
+import { newLeaseInput } from '../lease-input.js';
+import { resolveLease, withStartLease, type LeaseHandle } from '../lease-client.js';
+import { makeOutput, type Output } from '../output.js';
+import { repoContext } from '../repo-context.js';
+import { followRunOutput } from '../run-output.js';
+import { connectTemporal } from '../temporal/connect.js';
+import { addLeaseConfigOptions, durationFlag, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
+import { runFailureExit, watchProgress } from './run-support.js';
+
+interface RunOptions extends LeaseConfigFlags {
+  id?: string;
+  slug?: string;
+  keep?: boolean;
+  timeout?: string;
+  sync: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function runCommand(): Command {
+  const cmd = new Command('run')
+    .description('run a command on a leased box (a new lease unless --id), streaming its output')
+    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .option('--id <lease>', 'run on an existing lease (id or slug) instead of a new one')
+    .option('--slug <slug>', 'human name for a new lease')
+    .option('--keep', 'keep the new lease after the command (it still expires)')
+    .option('--timeout <duration>', 'kill the command after this long (exit 124)')
+    .option('--no-sync', 'do not sync the working tree first');
+  addLeaseConfigOptions(cmd);
+  return cmd.action(async (argv: string[], opts: RunOptions, command: Command) => {
+    const g = command.optsWithGlobals() as RunOptions;
+    const out = makeOutput({ json: g.json, quiet: g.quiet });
+    process.exitCode = await runAction(argv, g, out);
+  });
+}
+
+async function runAction(argv: string[], opts: RunOptions, out: Output): Promise<number> {
+  if (argv.length === 0) throw new ConfigError('nothing to run: give a command after --');
+  const repo = repoContext();
+  const loaded = loadConfig({ flags: leaseConfigFlags(opts), extraEnv: opts.env, repoRoot: repo.root });
+  const timeoutMs = durationFlag('--timeout', opts.timeout);
+  if (opts.id && (opts.slug || opts.keep)) throw new ConfigError('--slug and --keep apply to a new lease, not to --id');
+  const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
+
+  const runId = newRunId();
+  const req: RunRequest = {
+    argv,
+    localRoot: opts.sync ? repo.root : undefined,
+    noSync: !opts.sync,
+    env: forwardedEnv(loaded.config.env, process.env, (m) => out.warn(m)),
+    excludes: loaded.config.excludes,
+    timeoutMs,
+  };
+  const started = await startRun(client, opts, loaded, repo, req, runId, out);
+  const follower = followRunOutput(runId);
+  const progress = watchProgress(started.handle, out);
+  const interrupts = onInterrupt(async () => {
+    out.step('stopping the remote command…');
+    await (await started.handle).signal(cancelRunSignal, { runId });
+  });
+  let result: RunResult | undefined;
+  let failure: unknown;
+  try {
+    result = await started.update;
+  } catch (err) {
+    failure = err;
+  } finally {
+    progress.stop();
+    interrupts.dispose();
+    await follower.finish();
+  }
+  const handle = await started.handle.catch(() => undefined);
+  if (!result) {
+    const { code, message } = runFailureExit(failure, interrupts.count > 0);
+    out.result('', { leaseId: started.leaseId, runId, exitCode: code, exitCodeFrom: 'durabox', error: message });
+    if (!out.json) process.stderr.write(`durabox: ${message}\n`);
+    return code;
+  }
+  out.step(`${result.status} with exit ${result.exitCode} in ${formatDuration(result.timings?.totalMs ?? 0)}${result.sync ? ` (synced ${result.sync.files} files)` : ''}`);
+  out.result('', {
+    leaseId: started.leaseId,
+    workflowId: handle?.workflowId,
+    runId,
+    status: result.status,
+    exitCode: result.exitCode,
+    exitCodeFrom: 'command',
+    timings: result.timings,
+    sync: result.sync,
+  });
+  return result.exitCode;
+}
+
+async function startRun(
+  client: Client,
+  opts: RunOptions,
+  loaded: ReturnType<typeof loadConfig>,
+  repo: ReturnType<typeof repoContext>,
+  req: RunRequest,
+  runId: string,
+  out: Output,
+): Promise<{ leaseId: string; handle: Promise<LeaseHandle>; update: Promise<RunResult> }> {
+  if (opts.id) {
+    const handle = await resolveLease(client, opts.id);
+    out.step(`running on lease ${opts.id}`);
+    return { leaseId: handle.workflowId.replace(/^lease-/, ''), handle: Promise.resolve(handle), update: handle.executeUpdate(runUpdate, { args: [req], updateId: runId }) };
+  }
+  const input = await newLeaseInput(client, loaded, repo, { slug: opts.slug, releaseAfterRun: !opts.keep });
+  const op = withStartLease(input, loaded.config.taskQueue);
+  out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}; release: ${input.releaseAction ?? 'provider default'}`);
+  const update = client.workflow.executeUpdateWithStart(runUpdate, { args: [req], updateId: runId, startWorkflowOperation: op });
+  // Keep the rejection of `handle` from being unhandled when the update fails first.
+  const handle = op.workflowHandle();
+  handle.catch(() => undefined);
+  return { leaseId: input.leaseId, handle, update };
+}
+
+/** First Ctrl-C: stop the remote command politely. Second: leave now (the lease stays durable). */
+function onInterrupt(first: () => Promise<void>) {
+  const state = { count: 0 };
+  const handler = () => {
+    state.count++;
+    if (state.count === 1) {
+      first().catch((err) => process.stderr.write(`durabox: could not stop the run: ${(err as Error).message}\n`));
+    } else {
+      process.stderr.write('durabox: leaving; the lease goes on and releases itself per its policy\n');
+      process.exit(ExitCode.interrupted);
+    }
+  };
+  process.on('SIGINT', handler);
+  return {
+    get count() {
+      return state.count;
+    },
+    dispose: () => process.off('SIGINT', handler),
+  };
+}
+

@@ -1,0 +1,25 @@
+/** `durabox ssh LEASE`: print a ready ssh command with the lease's key and pinned known_hosts. */
+import { Command } from 'commander';
+import { sshCommandLine } from '../../providers/common/ssh-options.js';
+import { CliError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { leaseStatus, resolveLease } from '../lease-client.js';
+import { makeOutput } from '../output.js';
+import { connectTemporal } from '../temporal/connect.js';
+
+export function sshCommand(): Command {
+  return new Command('ssh')
+    .description("print an ssh command for a lease's box (key and pinned host key included)")
+    .argument('<lease>', 'lease id or slug')
+    .action(async (ref: string, _o: unknown, command: Command) => {
+      const g = command.optsWithGlobals() as { json?: boolean; quiet?: boolean };
+      const out = makeOutput(g);
+      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const s = await leaseStatus(await resolveLease(client, ref));
+      if (!s.target || s.phase === 'released' || s.phase === 'failed') {
+        throw new CliError(`lease ${ref} has no reachable box (${s.phase})`, ExitCode.notFound);
+      }
+      const line = sshCommandLine(s.target);
+      out.result(line, { command: line, target: s.target });
+    });
+}

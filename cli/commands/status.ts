@@ -1,0 +1,48 @@
+/** `durabox status [LEASE] [--wait] [--json]`: a lease's phase, box, deadlines and runs. */
+import { Command } from 'commander';
+import { LEASE_WORKFLOW_TYPE, type LeaseStatus } from '../../workflows/messages.js';
+import { describeRun } from '../../workflows/describe.js';
+import { LeaseNotFoundError } from '../errors.js';
+import { leaseStatus, resolveLease } from '../lease-client.js';
+import { makeOutput } from '../output.js';
+import { connectTemporal } from '../temporal/connect.js';
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description("show a lease's status (default: the most recent lease)")
+    .argument('[lease]', 'lease id or slug')
+    .option('--wait', 'wait until the lease is ready (or has ended)')
+    .action(async (ref: string | undefined, _o: unknown, command: Command) => {
+      const g = command.optsWithGlobals() as { wait?: boolean; json?: boolean; quiet?: boolean; taskQueue?: string };
+      const out = makeOutput(g);
+      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      if (!ref) {
+        for await (const wf of client.workflow.list({ query: `WorkflowType = '${LEASE_WORKFLOW_TYPE}'`, pageSize: 1 })) {
+          ref = wf.workflowId;
+          break;
+        }
+        if (!ref) throw new LeaseNotFoundError('(most recent)');
+      }
+      const handle = await resolveLease(client, ref);
+      let s = await leaseStatus(handle);
+      while (g.wait && (s.phase === 'creating' || s.phase === 'starting')) {
+        await new Promise((r) => setTimeout(r, 500));
+        s = await leaseStatus(handle);
+      }
+      out.result(formatStatus(s), s);
+    });
+}
+
+export function formatStatus(s: LeaseStatus & { workflowStatus?: string }): string {
+  const lines = [
+    `${s.slug}  ${s.leaseId}  ${s.provider}  ${s.phase}${s.workflowStatus && s.workflowStatus !== 'RUNNING' && s.workflowStatus !== 'COMPLETED' ? ` (${s.workflowStatus.toLowerCase()})` : ''}`,
+    s.box ? `  box:      ${s.box.resourceId}` : '',
+    s.target ? `  ssh:      ${s.target.user}@${s.target.host}:${s.target.port}` : '',
+    `  release:  ${s.releaseAction}${s.released ? ` (done: ${s.released.action} after ${s.released.reason} at ${s.released.at})` : ''}`,
+    s.idleDeadline ? `  idle at:  ${s.idleDeadline}` : '',
+    `  expires:  ${s.ttlDeadline}`,
+    s.error ? `  error:    ${s.error}` : '',
+    ...s.runs.map((r) => `  ${r.runId}  ${describeRun(r.argv)}  ${r.status}${r.exitCode !== undefined ? ` exit ${r.exitCode}` : ''}${r.timings ? ` ${(r.timings.totalMs / 1000).toFixed(1)}s` : ''}`),
+  ];
+  return lines.filter(Boolean).join('\n');
+}

@@ -1,0 +1,39 @@
+/** `durabox stop LEASE [--delete|--stop|--keep]`: release a lease now and wait until it is done. */
+import { Command } from 'commander';
+import { releaseSignal } from '../../workflows/messages.js';
+import type { ReleaseAction } from '../../providers/adapter.js';
+import { ConfigError } from '../errors.js';
+import { leaseStatus, resolveLease } from '../lease-client.js';
+import { makeOutput } from '../output.js';
+import { connectTemporal } from '../temporal/connect.js';
+
+export function stopCommand(): Command {
+  return new Command('stop')
+    .description("release a lease now (with its own release action unless one is given)")
+    .argument('<lease>', 'lease id or slug')
+    .option('--delete', 'delete the box')
+    .option('--stop', 'stop the box (resumable where the provider supports it)')
+    .option('--keep', 'end the lease but leave the box as it is')
+    .option('--no-wait', 'do not wait for the release to finish')
+    .action(async (ref: string, _o: unknown, command: Command) => {
+      const g = command.optsWithGlobals() as { delete?: boolean; stop?: boolean; keep?: boolean; wait: boolean; json?: boolean; quiet?: boolean };
+      const chosen = (['delete', 'stop', 'keep'] as const).filter((a) => g[a]);
+      if (chosen.length > 1) throw new ConfigError(`choose one of --delete, --stop, --keep (got ${chosen.map((c) => `--${c}`).join(' ')})`);
+      const action: ReleaseAction | undefined = chosen[0];
+      const out = makeOutput(g);
+      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const handle = await resolveLease(client, ref);
+      const desc = await handle.describe();
+      if (desc.status.name === 'RUNNING') {
+        await handle.signal(releaseSignal, { action, reason: 'durabox stop' });
+        out.step(`release requested${action ? ` (${action})` : ''}`);
+      }
+      if (!g.wait) return out.result(`release requested for ${ref}`, { workflowId: handle.workflowId, requested: true });
+      await handle.result().catch(() => undefined);
+      const s = await leaseStatus(handle);
+      out.result(
+        s.released ? `${s.slug} released: ${s.released.action}${s.released.note ? ` (${s.released.note})` : ''}` : `${s.slug}: ${s.phase}`,
+        s,
+      );
+    });
+}

@@ -1,0 +1,51 @@
+/** `durabox warmup`: acquire a kept lease and wait until its box is ready; later runs use `--id`. */
+import { Command } from 'commander';
+import { statusQuery } from '../../workflows/messages.js';
+import { loadConfig } from '../config/load.js';
+import { CliError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { leaseStartOptions } from '../lease-client.js';
+import { newLeaseInput } from '../lease-input.js';
+import { makeOutput } from '../output.js';
+import { repoContext } from '../repo-context.js';
+import { connectTemporal } from '../temporal/connect.js';
+import { LEASE_WORKFLOW_TYPE } from '../../workflows/messages.js';
+import { addLeaseConfigOptions, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
+import { watchProgress } from './run-support.js';
+
+export function warmupCommand(): Command {
+  const cmd = new Command('warmup').description('acquire a box and keep it ready for `durabox run --id`').option('--slug <slug>', 'human name for the lease');
+  addLeaseConfigOptions(cmd);
+  return cmd.action(async (_opts: unknown, command: Command) => {
+    const g = command.optsWithGlobals() as LeaseConfigFlags & { slug?: string; json?: boolean; quiet?: boolean };
+    const out = makeOutput(g);
+    const repo = repoContext();
+    const loaded = loadConfig({ flags: leaseConfigFlags(g), extraEnv: g.env, repoRoot: repo.root });
+    const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
+    const input = await newLeaseInput(client, loaded, repo, { slug: g.slug, releaseAfterRun: false });
+    const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, loaded.config.taskQueue));
+    out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}`);
+    const progress = watchProgress(Promise.resolve(handle), out);
+    try {
+      for (;;) {
+        const desc = await handle.describe();
+        if (desc.status.name !== 'RUNNING') {
+          const err = await handle.result().then(() => undefined, (e: unknown) => e as Error & { cause?: Error });
+          throw new CliError(`lease ${input.leaseId} ended before it was ready${err ? `: ${err.cause?.message ?? err.message}` : ''}`, ExitCode.provider);
+        }
+        const s = await handle.query(statusQuery).catch(() => undefined);
+        if (s && (s.phase === 'ready' || s.phase === 'running')) {
+          out.result(`${input.slug} ${input.leaseId}\n`, { leaseId: input.leaseId, slug: input.slug, workflowId: handle.workflowId, phase: s.phase, target: s.target });
+          out.step(`ready: durabox run --id ${input.slug} -- <command>`);
+          return;
+        }
+        if (s && (s.phase === 'failed' || s.phase === 'releasing' || s.phase === 'released')) {
+          throw new CliError(`lease ${input.leaseId} failed: ${s.error ?? s.phase}`, ExitCode.provider);
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } finally {
+      progress.stop();
+    }
+  });
+}

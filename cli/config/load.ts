@@ -1,0 +1,149 @@
+/**
+ * Config precedence: flags > env (`DURABOX_*`) > repo `durabox.yaml` > user config > defaults.
+ * Each layer is checked on its own first, so an error names the file or variable it came from; the
+ * merged result is parsed once. Repository config is untrusted: it may not set the keys that decide
+ * where a credential is sent (each provider lists them).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { getRegistration, providerRegistrations } from '../../providers/registry.js';
+import { ConfigError } from '../errors.js';
+import { configSchema, type DuraboxConfig } from './schema.js';
+
+export type Layer = Record<string, unknown>;
+
+export interface LoadOptions {
+  /** Flags already converted to config keys (undefined values are ignored). */
+  flags?: Layer;
+  /** Extra env names from repeated `--env` flags: appended to the configured list. */
+  extraEnv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Where to look for `durabox.yaml` (the repository root). */
+  repoRoot?: string;
+}
+
+export interface LoadedConfig {
+  config: DuraboxConfig;
+  /** The selected provider's settings, parsed by its own schema with its defaults applied. */
+  providerConfig: Record<string, unknown>;
+  sources: string[];
+}
+
+export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DURABOX_CONFIG) return env.DURABOX_CONFIG;
+  const base = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  return join(base, 'durabox', 'config.yaml');
+}
+
+function readYamlLayer(path: string): Layer | undefined {
+  if (!existsSync(path)) return undefined;
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: must be a mapping of settings`);
+  return doc as Layer;
+}
+
+export function envLayer(env: NodeJS.ProcessEnv): Layer {
+  const layer: Layer = {};
+  const pick = (name: string, key: string, f: (v: string) => unknown = (v) => v) => {
+    const v = env[name];
+    if (v !== undefined && v !== '') layer[key] = f(v);
+  };
+  pick('DURABOX_PROVIDER', 'provider');
+  pick('DURABOX_RELEASE', 'release');
+  pick('DURABOX_IDLE', 'idle');
+  pick('DURABOX_TTL', 'ttl');
+  pick('DURABOX_TASK_QUEUE', 'taskQueue');
+  pick('DURABOX_ENV', 'env', (v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+  pick('DURABOX_EXCLUDES', 'excludes', (v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+  return layer;
+}
+
+/** One line naming the source, the key and what is wrong. */
+function describeIssues(source: string, error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') return `${source}: unknown key ${issue.keys.map((k) => JSON.stringify(path ? `${path}.${k}` : k)).join(', ')}`;
+  return `${source}: ${path || 'value'}: ${issue.message}`;
+}
+
+function checkLayer(source: string, layer: Layer): void {
+  const res = configSchema().partial().strict().safeParse(layer);
+  if (!res.success) throw new ConfigError(describeIssues(source, res.error));
+}
+
+/** Repository config may not redirect credentials: refuse the provider keys that decide that. */
+function checkRepoTrust(source: string, layer: Layer): void {
+  for (const reg of providerRegistrations()) {
+    const section = layer[reg.name];
+    if (!section || typeof section !== 'object') continue;
+    for (const key of reg.trustedOnlyKeys ?? []) {
+      if (key in (section as Layer)) {
+        throw new ConfigError(
+          `${source}: ${reg.name}.${key} may not be set in repository config (it decides where credentials go); set it in ${userConfigPath()}, the environment or a flag`,
+        );
+      }
+    }
+  }
+}
+
+function merge(base: Layer, over: Layer): Layer {
+  const out: Layer = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const prev = out[k];
+    out[k] =
+      prev && typeof prev === 'object' && !Array.isArray(prev) && v && typeof v === 'object' && !Array.isArray(v)
+        ? merge(prev as Layer, v as Layer)
+        : v;
+  }
+  return out;
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const sources: string[] = [];
+  const layers: Array<[string, Layer]> = [];
+  const userPath = userConfigPath(env);
+  const user = readYamlLayer(userPath);
+  if (user) layers.push([userPath, user]);
+  if (opts.repoRoot) {
+    const repoPath = join(opts.repoRoot, 'durabox.yaml');
+    const repo = readYamlLayer(repoPath);
+    if (repo) {
+      checkRepoTrust(repoPath, repo);
+      layers.push([repoPath, repo]);
+    }
+  }
+  const fromEnv = envLayer(env);
+  if (Object.keys(fromEnv).length) layers.push(['environment (DURABOX_*)', fromEnv]);
+  const flags = Object.fromEntries(Object.entries(opts.flags ?? {}).filter(([, v]) => v !== undefined));
+  if (Object.keys(flags).length) layers.push(['command-line flags', flags]);
+
+  let merged: Layer = {};
+  for (const [source, layer] of layers) {
+    checkLayer(source, layer);
+    merged = merge(merged, layer);
+    sources.push(source);
+  }
+  const parsed = configSchema().safeParse(merged);
+  if (!parsed.success) throw new ConfigError(describeIssues('config', parsed.error));
+  const config = parsed.data as DuraboxConfig;
+  if (opts.extraEnv?.length) config.env = [...config.env, ...opts.extraEnv];
+
+  if (!providerRegistrations().some((r) => r.name === config.provider)) {
+    throw new ConfigError(`unknown provider ${JSON.stringify(config.provider)} (known: ${providerRegistrations().map((r) => r.name).join(', ')})`);
+  }
+  const reg = getRegistration(config.provider);
+  const providerParsed = (reg.configSchema as z.ZodType).safeParse(config[config.provider] ?? {});
+  if (!providerParsed.success) throw new ConfigError(describeIssues(`${config.provider} settings`, providerParsed.error));
+  return { config, providerConfig: providerParsed.data as Record<string, unknown>, sources };
+}

@@ -1,0 +1,95 @@
+/**
+ * Client-side lease operations: build a lease's start options, resolve a lease id or slug to its
+ * workflow, and read a lease's status whether it is running or closed. No workflow code is loaded
+ * here: workflows are addressed by type name and message definitions only.
+ */
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { leaseWorkflow } from '../workflows/lease.js';
+import { LEASE_WORKFLOW_TYPE, leaseWorkflowId, statusQuery, type LeaseInput, type LeaseStatus } from '../workflows/messages.js';
+import { ExpiresAtKey, LeaseIdKey, OwnerKey, ProviderKey, RepoKey, SlugKey, StateKey } from '../workflows/search-attributes.js';
+import { LeaseNotFoundError } from './errors.js';
+import { LEASE_ID } from './lease-ids.js';
+
+export type LeaseHandle = WorkflowHandle<typeof leaseWorkflow>;
+
+export function leaseStartOptions(input: LeaseInput, taskQueue: string) {
+  const expires = new Date(Date.now() + input.ttlMs);
+  return {
+    workflowId: leaseWorkflowId(input.leaseId),
+    taskQueue,
+    args: [input] as [LeaseInput],
+    // A second start of the same lease id must never create a second lease.
+    workflowIdConflictPolicy: 'FAIL' as const,
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: LeaseIdKey, value: input.leaseId },
+      { key: ProviderKey, value: input.provider },
+      { key: SlugKey, value: input.slug },
+      { key: StateKey, value: 'creating' },
+      { key: OwnerKey, value: input.owner },
+      ...(input.repo ? [{ key: RepoKey, value: input.repo }] : []),
+      { key: ExpiresAtKey, value: expires },
+    ]),
+    memo: { leaseId: input.leaseId, slug: input.slug, provider: input.provider, owner: input.owner, repo: input.repo ?? '', release: input.releaseAction ?? 'provider default' },
+    staticSummary: `${input.provider} lease ${input.slug} (${input.leaseId})${input.repo ? ` for ${input.repo}` : ''} by ${input.owner}`,
+    staticDetails: [
+      `provider: \`${input.provider}\``,
+      `release: ${input.releaseAction ?? 'provider default'}${input.releaseAfterRun ? ' after the run' : ' on stop or expiry'}`,
+      `idle timeout: ${Math.round(input.idleTimeoutMs / 60000)} min, lifetime: ${Math.round(input.ttlMs / 60000)} min`,
+    ].join('\n'),
+  };
+}
+
+export function withStartLease(input: LeaseInput, taskQueue: string) {
+  return new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+}
+
+/** Quote a value for a visibility query. */
+const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export async function slugTaken(client: Client, slug: string): Promise<boolean> {
+  for await (const _ of client.workflow.list({ query: `WorkflowType = ${q(LEASE_WORKFLOW_TYPE)} AND DuraboxSlug = ${q(slug)} AND ExecutionStatus = 'Running'`, pageSize: 1 })) {
+    return true;
+  }
+  return false;
+}
+
+/** `dbx_…`, `lease-dbx_…` or a slug → the lease's workflow handle (a running lease wins over closed ones). */
+export async function resolveLease(client: Client, ref: string): Promise<LeaseHandle> {
+  let workflowId: string | undefined;
+  if (LEASE_ID.test(ref)) workflowId = leaseWorkflowId(ref);
+  else if (/^lease-dbx_[0-9a-f]{12}$/.test(ref)) workflowId = ref;
+  else {
+    let closed: string | undefined;
+    for await (const wf of client.workflow.list({ query: `WorkflowType = ${q(LEASE_WORKFLOW_TYPE)} AND DuraboxSlug = ${q(ref)}` })) {
+      if (wf.status.name === 'RUNNING') {
+        workflowId = wf.workflowId;
+        break;
+      }
+      closed ??= wf.workflowId;
+    }
+    workflowId ??= closed;
+  }
+  if (!workflowId) throw new LeaseNotFoundError(ref);
+  const handle = client.workflow.getHandle<typeof leaseWorkflow>(workflowId);
+  try {
+    await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new LeaseNotFoundError(ref);
+    throw err;
+  }
+  return handle;
+}
+
+/**
+ * The lease's status: the live query for a running lease, the workflow's result for a finished one
+ * (no worker needed), and the last known facts otherwise.
+ */
+export async function leaseStatus(handle: LeaseHandle): Promise<LeaseStatus & { workflowStatus: string }> {
+  const desc = await handle.describe();
+  const workflowStatus = desc.status.name;
+  if (workflowStatus === 'COMPLETED') {
+    return { ...(await handle.result()), workflowStatus };
+  }
+  return { ...(await handle.query(statusQuery)), workflowStatus };
+}

@@ -1,0 +1,36 @@
+/** Builds a new lease's LeaseInput from validated config: names and settings, never credentials. */
+import type { Client } from '@temporalio/client';
+import type { LeaseInput } from '../workflows/messages.js';
+import type { LoadedConfig } from './config/load.js';
+import { ConfigError } from './errors.js';
+import { SLUG, newLeaseId, uniqueSlug } from './lease-ids.js';
+import { slugTaken } from './lease-client.js';
+import { ownerName, type RepoContext } from './repo-context.js';
+
+export async function newLeaseInput(
+  client: Client,
+  loaded: LoadedConfig,
+  repo: RepoContext,
+  opts: { slug?: string; releaseAfterRun: boolean },
+): Promise<LeaseInput> {
+  if (opts.slug !== undefined && !SLUG.test(opts.slug)) {
+    throw new ConfigError(`--slug ${JSON.stringify(opts.slug)}: use 3-40 lowercase letters, digits and dashes, starting with a letter`);
+  }
+  const { config } = loaded;
+  const slug = await uniqueSlug((s) => slugTaken(client, s), opts.slug).catch((err: Error) => {
+    throw new ConfigError(err.message);
+  });
+  return {
+    leaseId: newLeaseId(),
+    slug,
+    provider: config.provider,
+    providerConfig: loaded.providerConfig,
+    releaseAction: config.release,
+    releaseAfterRun: opts.releaseAfterRun,
+    idleTimeoutMs: config.idle,
+    ttlMs: config.ttl,
+    repoName: repo.name,
+    repo: repo.repo,
+    owner: ownerName(),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Where the CLI finds Temporal. With `TEMPORAL_ADDRESS` set it is only a client of that cluster
+ * (TLS and API key from Temporal's own environment variables). Without it, the embedded default:
+ * a background dev server and a background worker on this machine, started once and reused.
+ */
+import { readFileSync } from 'node:fs';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/client';
+import { CliError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+
+export interface ClusterSettings {
+  address: string;
+  namespace: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+}
+
+/** Temporal's conventional variables: TEMPORAL_ADDRESS, _NAMESPACE, _API_KEY, _TLS*, _TLS_*_PATH. */
+export function clusterFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterSettings | undefined {
+  if (!env.TEMPORAL_ADDRESS) return undefined;
+  const certPath = env.TEMPORAL_TLS_CLIENT_CERT_PATH;
+  const keyPath = env.TEMPORAL_TLS_CLIENT_KEY_PATH;
+  const caPath = env.TEMPORAL_TLS_SERVER_CA_CERT_PATH;
+  const serverName = env.TEMPORAL_TLS_SERVER_NAME;
+  const tlsWanted = ['1', 'true'].includes((env.TEMPORAL_TLS ?? '').toLowerCase()) || !!(certPath || caPath || env.TEMPORAL_API_KEY);
+  let tls: TLSConfig | boolean | undefined;
+  if (tlsWanted) {
+    tls = {
+      serverNameOverride: serverName || undefined,
+      serverRootCACertificate: caPath ? readFileSync(caPath) : undefined,
+      clientCertPair: certPath && keyPath ? { crt: readFileSync(certPath), key: readFileSync(keyPath) } : undefined,
+    };
+  }
+  if (['0', 'false'].includes((env.TEMPORAL_TLS ?? '').toLowerCase())) tls = undefined;
+  return { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE || 'default', tls, apiKey: env.TEMPORAL_API_KEY || undefined };
+}
+
+export function connectionOptions(c: ClusterSettings): ConnectionOptions {
+  return { address: c.address, tls: c.tls, apiKey: c.apiKey, connectTimeout: '10s' };
+}
+
+export interface Connected {
+  client: Client;
+  connection: Connection;
+  namespace: string;
+  embedded: boolean;
+  uiUrl?: string;
+}
+
+const openConnections: Connection[] = [];
+
+/** Close every client connection this process opened, so the CLI can exit on its own. */
+export async function closeConnections(): Promise<void> {
+  await Promise.allSettled(openConnections.splice(0).map((c) => c.close()));
+}
+
+/** Connect as a client; in embedded mode make sure the server and the worker are up first. */
+export async function connectTemporal(taskQueue: string, log: (line: string) => void): Promise<Connected> {
+  let cluster = clusterFromEnv();
+  let uiUrl: string | undefined;
+  const embedded = !cluster;
+  if (!cluster) {
+    const { ensureDevServer, ensureBackgroundWorker } = await import('./dev-server.js');
+    const server = await ensureDevServer({ log });
+    if (server.started) log(`started the embedded Temporal server at ${server.address} (Web UI ${server.uiUrl})`);
+    await ensureBackgroundWorker({ address: server.address, namespace: server.namespace, taskQueue, log });
+    cluster = { address: server.address, namespace: server.namespace };
+    uiUrl = server.uiUrl;
+  }
+  try {
+    const connection = await Connection.connect(connectionOptions(cluster));
+    openConnections.push(connection);
+    return { client: new Client({ connection, namespace: cluster.namespace }), connection, namespace: cluster.namespace, embedded, uiUrl };
+  } catch (err) {
+    throw new CliError(`cannot reach Temporal at ${cluster.address}: ${(err as Error).message.split('\n')[0]}`, ExitCode.temporal);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A durabox worker: workflows and shared activities on the fleet's task queue, plus the
+ * lease-affine activities on a queue only this worker polls (`<queue>@<worker id>`). The worker id
+ * is stable per state dir, so a worker restarted after a crash picks up its leases' retries.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { workerDir } from '../../providers/common/state-dir.js';
+import type { ClusterSettings } from './connect.js';
+
+export interface WorkerRunOptions {
+  cluster: ClusterSettings;
+  taskQueue: string;
+  log?: (line: string) => void;
+}
+
+/** `DURABOX_WORKER_ID`, else an id generated once and kept in the worker dir. */
+export function workerId(): string {
+  if (process.env.DURABOX_WORKER_ID) return process.env.DURABOX_WORKER_ID;
+  const file = join(workerDir(), 'worker-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = `${hostname().replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+/** The prebuilt bundle when present (fast start), else bundle from the compiled workflows. */
+function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+  if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: fileURLToPath(new URL('../../workflows/index.js', import.meta.url)) };
+}
+
+export async function runWorker(opts: WorkerRunOptions): Promise<void> {
+  const log = opts.log ?? (() => {});
+  const id = workerId();
+  const workerQueue = `${opts.taskQueue}@${id}`;
+  const connection = await NativeConnection.connect({ address: opts.cluster.address, tls: opts.cluster.tls, apiKey: opts.cluster.apiKey });
+  const activities = createActivities({ workerQueue });
+  const common = { connection, namespace: opts.cluster.namespace, shutdownGraceTime: '10s' as const };
+  const shared = await Worker.create({ ...common, taskQueue: opts.taskQueue, ...workflowSource(), activities });
+  const own = await Worker.create({ ...common, taskQueue: workerQueue, activities });
+  writeFileSync(join(workerDir(), 'ready'), `${process.pid}\n`);
+  log(`worker ${id} polling ${opts.taskQueue} and ${workerQueue} on ${opts.cluster.address}`);
+  try {
+    await Promise.all([shared.run(), own.run()]);
+  } finally {
+    await connection.close();
+  }
+}

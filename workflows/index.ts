@@ -1,0 +1,2 @@
+/** The worker's workflow bundle entry: every workflow function durabox registers. */
+export { leaseWorkflow } from './lease.js';

@@ -1,0 +1,256 @@
+/**
+ * leaseWorkflow: one durable lease of one box.
+ *
+ *   claim a worker → create → wait ready → (sync → run)* on updates → release
+ *
+ * Any failure or cancellation after create releases the box inside a non-cancellable scope with the
+ * lease's release action (configured, else the provider's default); nothing here is ever more
+ * destructive than that. Deterministic code only: activities do all I/O.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  currentUpdateInfo,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  log,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import type { ReleaseAction } from '../providers/adapter.js';
+import {
+  claimOptions,
+  createOptions,
+  releaseOptions,
+  runOptions,
+  syncOptions,
+  waitReadyOptions,
+} from './activity-options.js';
+import { LeaseState, type EndReason } from './lease-state.js';
+import {
+  cancelRunSignal,
+  releaseSignal,
+  runUpdate,
+  statusQuery,
+  touchSignal,
+  type LeaseInput,
+  type LeaseSummary,
+  type RunRequest,
+  type RunResult,
+} from './messages.js';
+import { describeRun, failureMessage, failureType } from './describe.js';
+import { ExpiresAtKey, StateKey } from './search-attributes.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const shared = proxyActivities<Activities>(claimOptions);
+
+/** Activities that touch the box run on the worker that holds the lease's key. */
+function onWorker(queue: string) {
+  return {
+    create: proxyActivities<Activities>({ ...createOptions, taskQueue: queue }),
+    waitReady: proxyActivities<Activities>({ ...waitReadyOptions, taskQueue: queue }),
+    sync: proxyActivities<Activities>({ ...syncOptions, taskQueue: queue }),
+    release: proxyActivities<Activities>({ ...releaseOptions, taskQueue: queue }),
+    run: (maxMs: number) => proxyActivities<Activities>({ ...runOptions(maxMs), taskQueue: queue }),
+  };
+}
+
+export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
+  const state = new LeaseState(input, Date.now());
+  const runScopes = new Map<string, CancellationScope>();
+  const providerRef = { provider: input.provider, providerConfig: input.providerConfig };
+
+  const publishState = () => {
+    upsertSearchAttributes([
+      { key: StateKey, value: state.phase },
+      { key: ExpiresAtKey, value: new Date(state.ended ? Date.now() : Math.min(state.ttlDeadline, state.idleDeadline)) },
+    ]);
+    setCurrentDetails(detailsText(state));
+  };
+
+  setHandler(statusQuery, () => state.status());
+  setHandler(touchSignal, () => state.touch(Date.now()));
+  setHandler(releaseSignal, (req) => state.requestRelease(req ?? {}, 'requested'));
+  setHandler(cancelRunSignal, ({ runId }) => runScopes.get(runId)?.cancel());
+  setHandler(
+    runUpdate,
+    async (req: RunRequest): Promise<RunResult> => {
+      // A run sent with the start (update-with-start) waits for the box instead of failing.
+      await condition(() => !state.acquiring);
+      if (state.ended || state.releaseRequest) throw leaseGone(state);
+      await condition(() => !state.busy || state.ended || !!state.releaseRequest);
+      if (state.ended || state.releaseRequest) throw leaseGone(state);
+      const result = await executeRun(req, currentUpdateInfo()?.id ?? `run-${state.runs.length + 1}`);
+      publishState();
+      return result;
+    },
+    {
+      validator: (req: RunRequest) => {
+        if (!req || !Array.isArray(req.argv) || req.argv.length === 0 || req.argv.some((a) => typeof a !== 'string')) {
+          throw ApplicationFailure.create({ type: 'InvalidRun', message: 'run needs a non-empty argv of strings', nonRetryable: true });
+        }
+        if (state.ended || state.releaseRequest) throw leaseGone(state);
+      },
+    },
+  );
+
+  async function executeRun(req: RunRequest, runId: string): Promise<RunResult> {
+    const record = state.beginRun(runId, req.argv, Date.now());
+    publishState();
+    const acts = onWorker(state.workerQueue!);
+    const started = Date.now();
+    const scope = new CancellationScope();
+    runScopes.set(runId, scope);
+    try {
+      return await scope.run(async () => {
+        let syncMs = 0;
+        if (!req.noSync && req.localRoot) {
+          const s = await acts.sync.syncWorkdir.executeWithOptions(
+            { summary: `sync ${req.localRoot}` },
+            [{ leaseId: input.leaseId, target: state.target!, localRoot: req.localRoot, repoName: input.repoName, excludes: req.excludes }],
+          );
+          syncMs = s.ms;
+          record.sync = { files: s.files, bytes: s.bytes, deleted: s.deleted, skipped: s.skipped };
+        }
+        const maxRunMs = Math.max(state.ttlDeadline - Date.now(), 60_000);
+        const r = await acts.run(maxRunMs).runCommand.executeWithOptions(
+          { summary: describeRun(req.argv) },
+          [{
+            leaseId: input.leaseId,
+            runId,
+            target: state.target!,
+            workdir: `${state.target!.workRoot}/${input.leaseId}/${input.repoName}`,
+            argv: req.argv,
+            env: { ...req.env, DURABOX_LEASE_ID: input.leaseId, DURABOX_RUN_ID: runId },
+            timeoutMs: req.timeoutMs,
+          }],
+        );
+        const timings = { syncMs, runMs: r.runMs, totalMs: Date.now() - started };
+        state.endRun(record, { status: r.status, exitCode: r.exitCode, tail: r.tail, timings }, Date.now());
+        return { ...record, exitCode: r.exitCode };
+      });
+    } catch (err) {
+      const cancelled = isCancellation(err);
+      state.endRun(record, { status: cancelled ? 'cancelled' : 'lost', error: failureMessage(err) }, Date.now());
+      if (!cancelled) {
+        // The box is unreachable or gone: the lease follows its release policy.
+        state.requestRelease({ reason: 'box lost' }, 'box-lost');
+      }
+      throw ApplicationFailure.create({
+        type: cancelled ? 'RunCancelled' : 'RunLost',
+        message: cancelled ? `run ${runId} was cancelled` : `run ${runId} failed: ${failureMessage(err)}`,
+        nonRetryable: true,
+      });
+    } finally {
+      runScopes.delete(runId);
+      if (input.releaseAfterRun) state.requestRelease({ reason: 'run finished' }, 'after-run');
+    }
+  }
+
+  let endReason: EndReason = 'failed';
+  let failure: unknown;
+  try {
+    if (!state.workerQueue) {
+      state.workerQueue = await shared.claimWorkerQueue();
+    }
+    const acts = onWorker(state.workerQueue);
+    if (state.phase === 'creating') {
+      const created = await acts.create.createBox.executeWithOptions(
+        { summary: `create ${input.provider} box for ${input.slug}` },
+        [{ ...providerRef, leaseId: input.leaseId, slug: input.slug }],
+      );
+      state.created(created.box, created.defaultReleaseAction);
+      publishState();
+    }
+    if (state.phase === 'starting') {
+      const target = await acts.waitReady.waitBoxReady.executeWithOptions(
+        { summary: `wait until ${state.box!.resourceId} accepts SSH` },
+        [{ ...providerRef, box: state.box! }],
+      );
+      state.ready(target, Date.now());
+      publishState();
+    }
+    for (;;) {
+      const due = state.due(Date.now(), workflowInfo().continueAsNewSuggested);
+      if (due === 'continue-as-new') {
+        await condition(allHandlersFinished);
+        if (!state.busy && !state.releaseRequest) {
+          return await continueAsNew<typeof leaseWorkflow>({ ...input, carried: state.carry() });
+        }
+        continue;
+      }
+      if (due) {
+        endReason = due;
+        break;
+      }
+      const seen = state.version;
+      await condition(() => state.version !== seen, Math.max(state.nextWake() - Date.now(), 1));
+    }
+  } catch (err) {
+    failure = err;
+    endReason = isCancellation(err) ? 'cancelled' : 'failed';
+    if (!isCancellation(err)) state.fail(failureMessage(err));
+    log.warn('lease ending early', { reason: endReason, type: failureType(err) });
+  }
+
+  // Stop whatever still runs on the box before releasing it.
+  for (const scope of runScopes.values()) scope.cancel();
+  await CancellationScope.nonCancellable(async () => {
+    await condition(() => !state.busy);
+    await releaseLease(state, endReason, providerRef);
+    publishState();
+    await condition(allHandlersFinished);
+  });
+  if (failure) throw failure;
+  return state.status();
+}
+
+async function releaseLease(
+  state: LeaseState,
+  reason: EndReason,
+  providerRef: { provider: string; providerConfig: Record<string, unknown> },
+): Promise<void> {
+  state.startReleasing();
+  const requested = state.releaseRequest?.action;
+  // An explicit user choice wins; every automatic path (rollback, expiry, after-run) uses the
+  // lease's own action, and before the provider default is known the activity applies it.
+  const action: ReleaseAction | undefined = requested ?? (state.releaseActionKnown ? state.releaseAction : undefined);
+  if (!state.workerQueue) {
+    state.finishRelease(action ?? 'keep', reason, Date.now(), 'nothing was created');
+    return;
+  }
+  const result = await onWorker(state.workerQueue).release.releaseBox.executeWithOptions(
+    { summary: `release (${action ?? 'provider default'}) after ${reason}` },
+    [{ ...providerRef, leaseId: state.input.leaseId, slug: state.input.slug, box: state.box, action }],
+  );
+  state.finishRelease(result.action, reason, Date.now(), result.note);
+}
+
+function leaseGone(state: LeaseState): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: state.acquiring ? 'LeaseNotReady' : 'LeaseReleased',
+    message: `lease ${state.input.leaseId} is ${state.phase}${state.error ? `: ${state.error}` : ''}`,
+    nonRetryable: true,
+  });
+}
+
+function detailsText(state: LeaseState): string {
+  const s = state.status();
+  const last = s.runs[s.runs.length - 1];
+  return [
+    `**${s.slug}** (${s.leaseId}) on \`${s.provider}\`: ${s.phase}`,
+    s.box ? `box: ${s.box.resourceId}` : '',
+    s.target ? `ssh: ${s.target.user}@${s.target.host}:${s.target.port}` : '',
+    `release: ${s.releaseAction}; expires ${s.ttlDeadline}`,
+    last ? `last run: ${describeRun(last.argv)} → ${last.status}${last.exitCode !== undefined ? ` (exit ${last.exitCode})` : ''}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}

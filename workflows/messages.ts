@@ -1,0 +1,129 @@
+/**
+ * The lease workflow's public surface: its input, its messages and their payloads. The CLI imports
+ * this module at runtime (the definitions are plain names), never the workflow code itself.
+ *
+ * Wire names (`run`, `release`, `touch`, `status`) are recorded in history: treat them as permanent.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BoxIdentity, ReleaseAction, SshTarget } from '../providers/adapter.js';
+
+export const TASK_QUEUE_DEFAULT = 'durabox';
+export const LEASE_WORKFLOW_TYPE = 'leaseWorkflow';
+
+/** Everything a lease needs to start. Names and settings only: never a credential. */
+export interface LeaseInput {
+  leaseId: string;
+  slug: string;
+  provider: string;
+  /** The provider's validated, non-secret settings. */
+  providerConfig: Record<string, unknown>;
+  /** Configured release action; when absent the provider's default applies. */
+  releaseAction?: ReleaseAction;
+  /** Release after the first run completes (a plain `durabox run`). */
+  releaseAfterRun: boolean;
+  idleTimeoutMs: number;
+  ttlMs: number;
+  /** Repository name used for the remote workdir; informational `repo` for search. */
+  repoName: string;
+  repo?: string;
+  owner: string;
+  /** Set only when continuing as new: the state carried over. */
+  carried?: CarriedState;
+}
+
+/** A single command to run on the box. */
+export interface RunRequest {
+  /** argv, each item quoted separately on the box. */
+  argv: string[];
+  /** Absolute local directory to sync before running (on the worker's machine). */
+  localRoot?: string;
+  /** Skip the sync step entirely. */
+  noSync?: boolean;
+  /** Names and values of forwarded environment variables (allowlisted by the CLI; never secrets). */
+  env?: Record<string, string>;
+  /** Extra exclude patterns for this sync. */
+  excludes?: string[];
+  /** Kill the command after this many ms. */
+  timeoutMs?: number;
+}
+
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed-out' | 'lost';
+
+export interface RunRecord {
+  runId: string;
+  argv: string[];
+  status: RunStatus | 'running' | 'queued';
+  exitCode?: number;
+  startedAt?: string;
+  endedAt?: string;
+  timings?: RunTimings;
+  sync?: { files: number; bytes: number; deleted: number; skipped: boolean };
+  /** Last lines of output, bounded; the full output lives in the run's log files. */
+  tail?: string;
+  error?: string;
+}
+
+export interface RunTimings {
+  syncMs: number;
+  runMs: number;
+  totalMs: number;
+}
+
+export interface RunResult extends RunRecord {
+  exitCode: number;
+}
+
+export interface ReleaseRequest {
+  /** Override of the lease's release action for this release. */
+  action?: ReleaseAction;
+  reason?: string;
+}
+
+export type LeasePhase =
+  | 'creating'
+  | 'starting'
+  | 'ready'
+  | 'running'
+  | 'releasing'
+  | 'released'
+  | 'failed';
+
+export interface LeaseStatus {
+  leaseId: string;
+  slug: string;
+  provider: string;
+  phase: LeasePhase;
+  releaseAction: ReleaseAction;
+  box?: BoxIdentity;
+  target?: SshTarget;
+  /** Task queue of the worker that holds this lease's key. */
+  workerQueue?: string;
+  idleDeadline?: string;
+  ttlDeadline: string;
+  runs: RunRecord[];
+  released?: { action: ReleaseAction; at: string; reason: string; note?: string };
+  error?: string;
+}
+
+export interface LeaseSummary extends LeaseStatus {}
+
+/** State carried across continue-as-new. */
+export interface CarriedState {
+  phase: LeasePhase;
+  createdAt: string;
+  box?: BoxIdentity;
+  target?: SshTarget;
+  workerQueue?: string;
+  releaseAction: ReleaseAction;
+  runs: RunRecord[];
+  lastActivityAt: string;
+}
+
+export const runUpdate = defineUpdate<RunResult, [RunRequest]>('run');
+export const releaseSignal = defineSignal<[ReleaseRequest]>('release');
+export const touchSignal = defineSignal<[]>('touch');
+export const statusQuery = defineQuery<LeaseStatus>('status');
+
+export const leaseWorkflowId = (leaseId: string) => `lease-${leaseId}`;
+/** Cancel one run (Ctrl-C on a kept lease): the remote process group is killed, the lease stays. */
+export const cancelRunSignal = defineSignal<[{ runId: string }]>('cancel-run');
