@@ -96,7 +96,8 @@ export async function ensureBackgroundWorker(opts: BackgroundWorkerOptions): Pro
         detached: true,
         stdio: ['ignore', logFd, logFd],
         env: {
-          ...process.env,
+          // The user's other TEMPORAL_* settings (TLS, API key) belong to some other cluster.
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_'))),
           DURABOX_STATE_DIR: stateDir(),
           TEMPORAL_ADDRESS: opts.address,
           TEMPORAL_NAMESPACE: opts.namespace,
