@@ -37,6 +37,8 @@ describe('embedded Temporal dev server', () => {
     expect(first).toMatchObject({ address: `127.0.0.1:${port}`, namespace: 'default', started: true });
     expect(first.uiUrl).toBe(`http://127.0.0.1:${process.env.DURABOX_UI_PORT}`);
 
+    expect((await fetch(first.uiUrl)).status).toBe(200);
+
     const status = await devServerStatus();
     expect(status).toMatchObject({ running: true, answering: true, address: first.address });
     expect(status.dbFile).toBe(join(stateDir, 'temporal', 'durabox.sqlite'));
@@ -76,8 +78,10 @@ describe('embedded Temporal dev server', () => {
     // A leftover pid file naming a live non-temporal process is ignored, not signalled.
     writeFileSync(pidFile(), `${process.pid}\n`);
     const t0 = Date.now();
-    const again = await ensureDevServer();
-    expect(again.started).toBe(true);
+    // Two CLIs at once: the lock makes exactly one of them start a server.
+    const both = await Promise.all([ensureDevServer(), ensureDevServer()]);
+    expect(both.map((b) => b.started).sort()).toEqual([false, true]);
+    const again = both[0];
     const status = await devServerStatus();
     expect(status.pid).not.toBe(process.pid);
     expect(status.running).toBe(true);
