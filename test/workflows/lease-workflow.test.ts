@@ -1,0 +1,254 @@
+/**
+ * leaseWorkflow on the real dev server with fake activities: compensation, release policy, timers,
+ * validators and cancellation. The fakes record every call so order and arguments are asserted.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { createActivities } from '../../activities/index.js';
+import type { ReleaseBoxInput } from '../../activities/types.js';
+import type { SshTarget } from '../../providers/adapter.js';
+import { withStartLease, leaseStartOptions } from '../../cli/lease-client.js';
+import { LEASE_WORKFLOW_TYPE, releaseSignal, runUpdate, statusQuery, touchSignal, type LeaseInput } from '../../workflows/messages.js';
+import { workflowBundle } from '../support/workflow-bundle.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const target: SshTarget = {
+  user: 'u',
+  host: '127.0.0.1',
+  port: 2222,
+  keyPath: '/nonexistent/key',
+  hostKeyAlias: 'durabox-test',
+  hostKeys: ['ssh-ed25519 AAAAtest'],
+  workRoot: '/work',
+};
+
+interface Recorder {
+  calls: string[];
+  releases: ReleaseBoxInput[];
+}
+
+function fakeActivities(rec: Recorder, queue: string, overrides: Partial<Activities> = {}): Activities {
+  const base: Activities = {
+    async claimWorkerQueue() {
+      rec.calls.push('claim');
+      return queue;
+    },
+    async createBox(input) {
+      rec.calls.push('create');
+      return { box: { provider: input.provider, leaseId: input.leaseId, resourceId: `box-${input.leaseId}`, scope: 'test', details: {} }, defaultReleaseAction: 'delete', adopted: false };
+    },
+    async waitBoxReady() {
+      rec.calls.push('waitReady');
+      return target;
+    },
+    async resumeBox() {
+      rec.calls.push('resume');
+      return target;
+    },
+    async syncWorkdir() {
+      rec.calls.push('sync');
+      return { workdir: '/work/x', files: 3, bytes: 10, deleted: 0, skipped: false, ms: 5 };
+    },
+    async runCommand(input) {
+      rec.calls.push(`run:${input.argv.join(' ')}`);
+      return { exitCode: input.argv[0] === 'false' ? 1 : 0, status: input.argv[0] === 'false' ? 'failed' : 'succeeded', tail: 'ok', runMs: 7, stdoutBytes: 2, stderrBytes: 0, reattached: false };
+    },
+    async releaseBox(input) {
+      rec.calls.push(`release:${input.action ?? 'default'}`);
+      rec.releases.push(input);
+      return { action: input.action ?? 'delete', alreadyGone: false, count: input.box ? 1 : 0 };
+    },
+  };
+  return { ...base, ...overrides };
+}
+
+function leaseInput(over: Partial<LeaseInput> = {}): LeaseInput {
+  const leaseId = `dbx_${randomBytes(6).toString('hex')}`;
+  return {
+    leaseId,
+    slug: `t-${leaseId.slice(4, 10)}`,
+    provider: 'fake',
+    providerConfig: {},
+    releaseAfterRun: true,
+    idleTimeoutMs: 60_000,
+    ttlMs: 600_000,
+    repoName: 'repo',
+    owner: 'test',
+    ...over,
+  };
+}
+
+let client: Client;
+let nativeConnection: NativeConnection;
+const address = inject('temporalAddress');
+const namespace = inject('temporalNamespace');
+
+beforeAll(async () => {
+  client = new Client({ connection: await Connection.connect({ address }), namespace });
+  nativeConnection = await NativeConnection.connect({ address });
+});
+afterAll(async () => {
+  await client?.connection.close();
+  await nativeConnection?.close();
+});
+
+/** Run `fn` with a worker serving both the shared queue and the per-worker queue. */
+async function withWorker<T>(rec: Recorder, overrides: Partial<Activities>, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
+  const own = `${taskQueue}@w1`;
+  const activities = fakeActivities(rec, own, overrides);
+  const bundle = await workflowBundle();
+  const shared = await Worker.create({ connection: nativeConnection, namespace, taskQueue, workflowBundle: bundle, activities });
+  const mine = await Worker.create({ connection: nativeConnection, namespace, taskQueue: own, activities });
+  return mine.runUntil(shared.runUntil(fn(taskQueue)));
+}
+
+describe('leaseWorkflow', () => {
+  it('creates, runs once through update-with-start, then releases with the provider default', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(rec, {}, async (taskQueue) => {
+      const input = leaseInput();
+      const op = withStartLease(input, taskQueue);
+      const result = await client.workflow.executeUpdateWithStart(runUpdate, {
+        args: [{ argv: ['echo', 'hi'], localRoot: '/tmp' }],
+        updateId: 'run_first',
+        startWorkflowOperation: op,
+      });
+      expect(result.exitCode).toBe(0);
+      expect(result.runId).toBe('run_first');
+      expect(result.sync?.files).toBe(3);
+      const handle = await op.workflowHandle();
+      const summary = await handle.result();
+      expect(summary.phase).toBe('released');
+      expect(summary.released?.action).toBe('delete');
+      expect(summary.released?.reason).toBe('after-run');
+      expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'sync', 'run:echo hi', 'release:delete']);
+    });
+  });
+
+  it('a second update with the same id is not run twice', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(rec, {}, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      const a = await handle.executeUpdate(runUpdate, { args: [{ argv: ['true'], noSync: true }], updateId: 'run_same' });
+      const b = await handle.executeUpdate(runUpdate, { args: [{ argv: ['true'], noSync: true }], updateId: 'run_same' });
+      expect(a.runId).toBe(b.runId);
+      expect(rec.calls.filter((c) => c.startsWith('run:'))).toHaveLength(1);
+      await handle.signal(releaseSignal, { action: 'keep' });
+      const summary = await handle.result();
+      expect(summary.released?.action).toBe('keep');
+      expect(summary.runs).toHaveLength(1);
+    });
+  });
+
+  it('a failed wait-ready rolls back with the configured action, never a more destructive one', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(
+      rec,
+      {
+        async waitBoxReady() {
+          rec.calls.push('waitReady');
+          throw ApplicationFailure.create({ type: 'Provider.invalid', message: 'box never answered', nonRetryable: true });
+        },
+      },
+      async (taskQueue) => {
+        const input = leaseInput({ releaseAction: 'stop' });
+        const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+        await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+        expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'release:stop']);
+        expect(rec.releases[0].box?.resourceId).toBe(`box-${input.leaseId}`);
+        const status = await handle.query(statusQuery);
+        expect(status.phase).toBe('failed');
+        expect(status.error).toContain('box never answered');
+      },
+    );
+  });
+
+  it('a create that never returned is rolled back by marker with the provider default', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(
+      rec,
+      {
+        async createBox() {
+          rec.calls.push('create');
+          throw ApplicationFailure.create({ type: 'Provider.capacity', message: 'no capacity', nonRetryable: true });
+        },
+      },
+      async (taskQueue) => {
+        const input = leaseInput();
+        const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+        await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+        expect(rec.calls).toEqual(['claim', 'create', 'release:default']);
+        expect(rec.releases[0].box).toBeUndefined();
+        expect(rec.releases[0].action).toBeUndefined();
+      },
+    );
+  });
+
+  it('cancelling a ready lease still releases its box', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(rec, {}, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false, releaseAction: 'stop' });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      await waitForPhase(handle, 'ready');
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'release:stop']);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+    });
+  });
+
+  it('releases itself when the idle timer fires, and touch extends it', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(rec, {}, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false, idleTimeoutMs: 3000 });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      await waitForPhase(handle, 'ready');
+      const before = (await handle.query(statusQuery)).idleDeadline!;
+      await new Promise((r) => setTimeout(r, 1000));
+      await handle.signal(touchSignal);
+      await expectEventually(async () => (await handle.query(statusQuery)).idleDeadline! > before);
+      const summary = await handle.result();
+      expect(summary.released?.reason).toBe('idle');
+      expect(summary.released?.action).toBe('delete');
+    });
+  });
+
+  it('rejects bad runs and runs on a released lease', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(rec, {}, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      await waitForPhase(handle, 'ready');
+      await expect(handle.executeUpdate(runUpdate, { args: [{ argv: [] }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      const failed = await handle.executeUpdate(runUpdate, { args: [{ argv: ['false'], noSync: true }] });
+      expect(failed.exitCode).toBe(1);
+      expect(failed.status).toBe('failed');
+      await handle.signal(releaseSignal, {});
+      await handle.result();
+      expect(rec.calls.filter((c) => c.startsWith('run:'))).toEqual(['run:false']);
+    });
+  });
+});
+
+async function waitForPhase(handle: WorkflowHandle, phase: string): Promise<void> {
+  await expectEventually(async () => (await handle.query(statusQuery)).phase === phase);
+}
+
+async function expectEventually(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
