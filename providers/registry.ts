@@ -1,0 +1,51 @@
+/**
+ * Provider name → registration. The only module that imports provider folders, so adding a
+ * provider means one line here and nothing in the CLI or activities.
+ */
+import type { z } from 'zod';
+import type { ProviderAdapter } from './adapter.js';
+import { ProviderError } from './errors.js';
+import { localProvider } from './local/index.js';
+import { sshProvider } from './ssh/index.js';
+
+export interface ProviderRegistration<C = unknown> {
+  name: string;
+  /** Zod schema of the provider's settings section (`<name>:` in durabox.yaml). */
+  configSchema: z.ZodType<C>;
+  /** Settings a repository's config may not set (they decide where credentials or code go). */
+  trustedOnlyKeys?: readonly string[];
+  /** Build an adapter from settings; validates them with `configSchema`. */
+  create(config: unknown): ProviderAdapter;
+}
+
+const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider];
+
+export function providerRegistrations(): readonly ProviderRegistration<unknown>[] {
+  return REGISTRATIONS;
+}
+
+export function providerNames(): string[] {
+  return REGISTRATIONS.map((r) => r.name);
+}
+
+export function getRegistration(name: string): ProviderRegistration<unknown> {
+  const reg = REGISTRATIONS.find((r) => r.name === name);
+  if (!reg) {
+    throw new ProviderError('invalid', `unknown provider ${JSON.stringify(name)} (known: ${providerNames().join(', ')})`, {
+      provider: name,
+      operation: 'registry',
+    });
+  }
+  return reg;
+}
+
+/** Validate `config` against the provider's schema and build its adapter. */
+export function getProvider(name: string, config: unknown = {}): ProviderAdapter {
+  const reg = getRegistration(name);
+  const parsed = reg.configSchema.safeParse(config ?? {});
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+    throw new ProviderError('invalid', `${name} settings: ${detail}`, { provider: name, operation: 'registry' });
+  }
+  return reg.create(parsed.data);
+}
