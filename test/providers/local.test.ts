@@ -63,8 +63,11 @@ describe('local provider', () => {
     expect(res).toMatchObject({ code: 7, stdout: 'hello' });
     console.log(`local: waitReady ${readyMs} ms, warm exec ${warmMs} ms`);
 
-    const pid = runningSshd(paths);
+    const pid = runningSshd(paths)!;
     expect(pid).toBeGreaterThan(1);
+    // Detached into its own session: a SIGKILLed worker (or its process group) does not take the box down.
+    const sessionOf = (p: number) => readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[3];
+    expect(sessionOf(pid)).not.toBe(sessionOf(process.pid));
     const stopped = await adapter.release(box, 'stop', testCtx());
     expect(stopped).toMatchObject({ action: 'stop', alreadyGone: false });
     expect(runningSshd(paths)).toBeUndefined();
@@ -92,6 +95,20 @@ describe('local provider', () => {
     expect(new Set([a.details.boxUid, b.details.boxUid, c.details.boxUid]).size).toBe(1);
     expect((await adapter.listOwned()).filter((r) => r.leaseId === leaseId)).toHaveLength(1);
     await adapter.release(a, 'delete', testCtx());
+  });
+
+  it('create after a crash mid-create finishes the same box instead of making another', async () => {
+    const box = await newBox();
+    const paths = boxPaths(box.leaseId);
+    await adapter.release(box, 'stop', testCtx());
+    const marker = JSON.parse(readFileSync(paths.json, 'utf8'));
+    writeFileSync(paths.json, JSON.stringify({ ...marker, state: 'creating' }));
+    const again = await newBox(box.leaseId);
+    expect(again.details.boxUid).toBe(box.details.boxUid);
+    expect(JSON.parse(readFileSync(paths.json, 'utf8')).state).toBe('running');
+    expect(runningSshd(paths)).toBeGreaterThan(1);
+    expect((await adapter.listOwned()).filter((r) => r.leaseId === box.leaseId)).toHaveLength(1);
+    await adapter.release(box, 'delete', testCtx());
   });
 
   it('waitReady restarts a running box whose sshd died (worker machine reboot)', async () => {
