@@ -5,7 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { runDir } from '../providers/common/state-dir.js';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { runDir, stateDir } from '../providers/common/state-dir.js';
 import {
   followStream,
   killRun,
@@ -28,11 +29,17 @@ export async function syncWorkdir(input: SyncInput): Promise<SyncResult> {
     const started = Date.now();
     await holdPoint('sync');
     const res = await syncTree(
-      { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: input.excludes },
+      { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: [...(input.excludes ?? []), ...stateDirExclude(input.localRoot)] },
       progressContext(),
     );
     return { ...res, skipped: false, ms: Date.now() - started };
   });
+}
+
+/** durabox's own state (keys, boxes, logs) never ships, even when it lies inside the synced tree. */
+function stateDirExclude(localRoot: string): string[] {
+  const rel = relative(resolve(localRoot), stateDir());
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? [`/${rel}`] : [];
 }
 
 /** How long a reattach waits for a dropped stream before the attempt fails and Temporal retries it. */

@@ -21,10 +21,16 @@ export function makeProgram(opts: { exitOverride?: boolean } = {}): Command {
     .option('--json', 'print results as JSON on stdout')
     .option('-q, --quiet', 'no progress lines on stderr')
     .enablePositionalOptions()
-    .showHelpAfterError('(run durabox --help for usage)');
-  for (const cmd of [runCommand(), warmupCommand(), statusCommand(), listCommand(), stopCommand(), sshCommand(), doctorCommand(), serverCommand(), workerCommand()]) {
-    program.addCommand(cmd.passThroughOptions());
-  }
+    // Usage errors are one line, like every other durabox error.
+    .configureOutput({ outputError: (text, write) => write(`durabox: ${text.trim().replace(/^error: /, '')} (see durabox --help)\n`) });
   if (opts.exitOverride) program.exitOverride();
+  // Only `run` passes options after its command through to that command (`durabox run npm test --ci`).
+  program.addCommand(runCommand().passThroughOptions());
+  for (const cmd of [warmupCommand(), statusCommand(), listCommand(), stopCommand(), sshCommand(), doctorCommand(), serverCommand(), workerCommand()]) {
+    program.addCommand(cmd);
+  }
+  // addCommand does not inherit settings: give every (sub)command the program's exit behaviour.
+  const inherit = (cmd: Command) => cmd.commands.forEach((sub) => (sub.copyInheritedSettings(cmd), inherit(sub)));
+  inherit(program);
   return program;
 }

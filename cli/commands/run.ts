@@ -6,7 +6,8 @@
  */
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { cancelRunSignal, runUpdate, type RunRequest, type RunResult } from '../../workflows/messages.js';
+import type { leaseWorkflow } from '../../workflows/lease.js';
+import { cancelRunSignal, leaseWorkflowId, runUpdate, type RunRequest, type RunResult } from '../../workflows/messages.js';
 import { formatDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import { forwardedEnv } from '../env-forward.js';
@@ -123,9 +124,9 @@ async function startRun(
   const op = withStartLease(input, loaded.config.taskQueue);
   out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}; release: ${input.releaseAction ?? 'provider default'}`);
   const update = client.workflow.executeUpdateWithStart(runUpdate, { args: [req], updateId: runId, startWorkflowOperation: op });
-  // Keep the rejection of `handle` from being unhandled when the update fails first.
-  const handle = op.workflowHandle();
-  handle.catch(() => undefined);
+  // The operation's own handle resolves only with the update's result; address the workflow by id
+  // so progress can be queried while the box is being acquired.
+  const handle = Promise.resolve(client.workflow.getHandle<typeof leaseWorkflow>(leaseWorkflowId(input.leaseId)));
   return { leaseId: input.leaseId, handle, update };
 }
 

@@ -63,7 +63,6 @@ export async function connectTemporal(taskQueue: string, log: (line: string) => 
   if (!cluster) {
     const { ensureDevServer, ensureBackgroundWorker } = await import('./dev-server.js');
     const server = await ensureDevServer({ log });
-    if (server.started) log(`started the embedded Temporal server at ${server.address} (Web UI ${server.uiUrl})`);
     await ensureBackgroundWorker({ address: server.address, namespace: server.namespace, taskQueue, log });
     cluster = { address: server.address, namespace: server.namespace };
     uiUrl = server.uiUrl;

@@ -1,0 +1,110 @@
+/**
+ * Drives the built CLI (`dist/cli/main.js`) and real worker processes against the test run's dev
+ * server. Each harness has its own state dir and task queue, so files never interfere.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+
+export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class CliHarness {
+  readonly stateDir: string;
+  readonly taskQueue = `e2e-${randomBytes(4).toString('hex')}`;
+  readonly env: NodeJS.ProcessEnv;
+  private workers: ChildProcess[] = [];
+  client?: Client;
+
+  constructor(
+    readonly address: string,
+    readonly namespace: string,
+    extraEnv: NodeJS.ProcessEnv = {},
+  ) {
+    this.stateDir = mkdtempSync(join(tmpdir(), 'durabox-e2e-'));
+    this.env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      DURABOX_STATE_DIR: this.stateDir,
+      DURABOX_TASK_QUEUE: this.taskQueue,
+      DURABOX_CONFIG: join(this.stateDir, 'no-user-config.yaml'),
+      ...extraEnv,
+    };
+  }
+
+  async connect(): Promise<Client> {
+    this.client ??= new Client({ connection: await Connection.connect({ address: this.address }), namespace: this.namespace });
+    return this.client;
+  }
+
+  /** Start a `durabox worker` process and wait until it is polling. */
+  async startWorker(extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+    const ready = join(this.stateDir, 'worker', 'ready');
+    rmSync(ready, { force: true });
+    const log = join(this.stateDir, `worker-${this.workers.length}.log`);
+    const child = spawn(process.execPath, [CLI, 'worker'], { env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr!.on('data', (c: Buffer) => chunks.push(c));
+    child.on('exit', () => { try { writeFileSync(log, Buffer.concat(chunks)); } catch { /* state dir already removed */ } });
+    this.workers.push(child);
+    const deadline = Date.now() + 60_000;
+    while (!(existsSync(ready) && readFileSync(ready, 'utf8').trim() === String(child.pid))) {
+      if (child.exitCode !== null) throw new Error(`worker exited early: ${Buffer.concat(chunks).toString().slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error('worker did not become ready');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return child;
+  }
+
+  /** Run the CLI to completion. */
+  run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStdout?: (s: string) => void } = {}): Promise<CliResult> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        opts.onStdout?.(stdout);
+      });
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    await this.client?.connection.close();
+  }
+
+  cleanup(): void {
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** A small committed git repository (plus an ignored file that must never be synced). */
+export function makeRepo(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'durabox-repo-'));
+  const all = { 'hello.txt': 'hello from the repo\n', '.gitignore': 'ignored.txt\n', ...files };
+  for (const [path, body] of Object.entries(all)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), body);
+  }
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+  execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir, env });
+  execFileSync('git', ['add', '-A'], { cwd: dir, env });
+  execFileSync('git', ['commit', '-qm', 'init'], { cwd: dir, env });
+  writeFileSync(join(dir, 'ignored.txt'), 'must not be synced\n');
+  return dir;
+}
