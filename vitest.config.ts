@@ -11,5 +11,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     // One real dev server for the whole run; tests get its address through inject().
     globalSetup: ['test/support/global-setup.ts'],
+    // Worker INFO logs would drown the test output.
+    setupFiles: ['test/support/quiet-runtime.ts'],
   },
 });

@@ -13,6 +13,7 @@ import type { SshTarget } from '../../providers/adapter.js';
 import { withStartLease, leaseStartOptions } from '../../cli/lease-client.js';
 import { LEASE_WORKFLOW_TYPE, releaseSignal, runUpdate, statusQuery, touchSignal, type LeaseInput } from '../../workflows/messages.js';
 import { workflowBundle } from '../support/workflow-bundle.js';
+import { recordHistory } from '../support/record-history.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -127,6 +128,7 @@ describe('leaseWorkflow', () => {
       expect(summary.released?.action).toBe('delete');
       expect(summary.released?.reason).toBe('after-run');
       expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'sync', 'run:echo hi', 'release:delete']);
+      await recordHistory('run-then-release', handle);
     });
   });
 
@@ -165,6 +167,7 @@ describe('leaseWorkflow', () => {
         const status = await handle.query(statusQuery);
         expect(status.phase).toBe('failed');
         expect(status.error).toContain('box never answered');
+        await recordHistory('rollback-after-failed-ready', handle);
       },
     );
   });
@@ -200,6 +203,7 @@ describe('leaseWorkflow', () => {
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'release:stop']);
       expect((await handle.describe()).status.name).toBe('CANCELLED');
+      await recordHistory('cancelled-while-ready', handle);
     });
   });
 
@@ -216,6 +220,7 @@ describe('leaseWorkflow', () => {
       const summary = await handle.result();
       expect(summary.released?.reason).toBe('idle');
       expect(summary.released?.action).toBe('delete');
+      await recordHistory('idle-expiry-with-touch', handle);
     });
   });
 
@@ -232,6 +237,7 @@ describe('leaseWorkflow', () => {
       await handle.signal(releaseSignal, {});
       await handle.result();
       expect(rec.calls.filter((c) => c.startsWith('run:'))).toEqual(['run:false']);
+      await recordHistory('runs-and-rejections', handle);
     });
   });
 });
