@@ -139,10 +139,10 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
     } catch (err) {
       const cancelled = isCancellation(err);
       state.endRun(record, { status: cancelled ? 'cancelled' : 'lost', error: failureMessage(err) }, Date.now());
-      if (!cancelled) {
-        // The box is unreachable or gone: the lease follows its release policy.
-        state.requestRelease({ reason: 'box lost' }, 'box-lost');
-      }
+      // Bad input (a missing local tree, an invalid path) fails only this run; anything else means
+      // the box is unreachable or gone after retries, and the lease follows its release policy.
+      const badInput = ['Provider.invalid', 'Config', 'InvalidRun'].includes(failureType(err) ?? '');
+      if (!cancelled && !badInput) state.requestRelease({ reason: 'box lost' }, 'box-lost');
       throw ApplicationFailure.create({
         type: cancelled ? 'RunCancelled' : 'RunLost',
         message: cancelled ? `run ${runId} was cancelled` : `run ${runId} failed: ${failureMessage(err)}`,
@@ -156,6 +156,9 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
 
   let endReason: EndReason = 'failed';
   let failure: unknown;
+  // Decided inside the try, done outside it: continueAsNew throws, and that must not look like a
+  // failure that releases the box.
+  let continuing = false;
   try {
     if (!state.workerQueue) {
       state.workerQueue = await shared.claimWorkerQueue();
@@ -182,7 +185,8 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       if (due === 'continue-as-new') {
         await condition(allHandlersFinished);
         if (!state.busy && !state.releaseRequest) {
-          return await continueAsNew<typeof leaseWorkflow>({ ...input, carried: state.carry() });
+          continuing = true;
+          break;
         }
         continue;
       }
@@ -198,6 +202,10 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
     endReason = isCancellation(err) ? 'cancelled' : 'failed';
     if (!isCancellation(err)) state.fail(failureMessage(err));
     log.warn('lease ending early', { reason: endReason, type: failureType(err) });
+  }
+
+  if (continuing) {
+    return await continueAsNew<typeof leaseWorkflow>({ ...input, carried: state.carry() });
   }
 
   // Stop whatever still runs on the box before releasing it.
