@@ -5,7 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { runDir, stateDir } from '../providers/common/state-dir.js';
 import {
   followStream,
@@ -32,7 +33,8 @@ export async function syncWorkdir(input: SyncInput): Promise<SyncResult> {
       { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: [...(input.excludes ?? []), ...stateDirExclude(input.localRoot)] },
       progressContext(),
     );
-    return { ...res, skipped: false, ms: Date.now() - started };
+    // The fingerprint itself stays out of history: the box keeps it.
+    return { workdir: res.workdir, files: res.files, bytes: res.bytes, deleted: res.deleted, skipped: res.skipped, ms: Date.now() - started };
   });
 }
 
@@ -49,7 +51,10 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
   return translated(async () => {
     const ctx = Context.current();
     const started = Date.now();
-    const files = localRunFiles(runDir(input.runId));
+    const dir = runDir(input.runId);
+    const files = localRunFiles(dir);
+    // Which lease this output belongs to, for `durabox logs RUN --follow` on this machine.
+    writeFileSync(join(dir, 'lease'), `${input.leaseId}\n`);
     const prior = ctx.info.heartbeatDetails as { offsets?: RunOffsets; startedAtMs?: number } | undefined;
     // The first attempt's start: a per-run timeout counts from there, not from a reattach.
     const startedAtMs = prior?.startedAtMs ?? started;

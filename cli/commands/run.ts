@@ -92,7 +92,8 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     if (!out.json) process.stderr.write(`durabox: ${message}\n`);
     return code;
   }
-  out.step(`${result.status} with exit ${result.exitCode} in ${formatDuration(result.timings?.totalMs ?? 0)}${result.sync ? ` (synced ${result.sync.files} files)` : ''}`);
+  if (result.sync?.skipped) out.step('sync skipped (nothing changed)');
+  out.step(`${result.status} with exit ${result.exitCode} in ${formatDuration(result.timings?.totalMs ?? 0)}${result.sync && !result.sync.skipped ? ` (synced ${result.sync.files} files)` : ''}`);
   out.result('', {
     leaseId: started.leaseId,
     workflowId: handle?.workflowId,

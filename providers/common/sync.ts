@@ -3,16 +3,19 @@
  * itself shipped before. Never `rsync --delete`: caches and build outputs a command created on the
  * box must survive a re-sync.
  *
- * Round trips: (1) one ssh call reads the previous manifest and stages the new one, (2) rsync over
- * the same ControlMaster, (3) one ssh call deletes and commits the manifest. The staged manifest is
- * appended to the old one before rsync so a sync that dies half-way still remembers what it may
- * have shipped.
+ * Round trips: (1) one ssh call compares the sync fingerprint recorded on the box (and stops there
+ * when it matches: nothing changed locally, rsync is skipped), otherwise drops the recorded
+ * fingerprint, reads the previous manifest and stages the new one, (2) rsync over the same
+ * ControlMaster, (3) one ssh call deletes, commits the manifest and records the new fingerprint.
+ * The staged manifest is appended to the old one before rsync so a sync that dies half-way still
+ * remembers what it may have shipped; the fingerprint is written only after a complete sync.
  */
 import { statSync } from 'node:fs';
 import type { ProgressContext, SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
 import { runProcess } from './exec.js';
-import { buildManifest } from './manifest.js';
+import { syncFingerprint } from './fingerprint.js';
+import { buildManifest, excludeRules } from './manifest.js';
 import { shellQuote, sshExec, sshTransportError } from './remote.js';
 import { rsyncRshCommand } from './ssh-options.js';
 import { safeSegment } from './state-dir.js';
@@ -23,6 +26,8 @@ export interface SyncOptions {
   leaseId: string;
   repoName: string;
   excludes?: string[];
+  /** Ignore the fingerprint on the box and sync anyway. */
+  force?: boolean;
 }
 
 export interface SyncResult {
@@ -33,7 +38,13 @@ export interface SyncResult {
   bytes: number;
   /** Remote paths removed because the last sync shipped them and this one does not. */
   deleted: number;
+  /** True when the box's fingerprint matched and rsync did not run. */
+  skipped: boolean;
+  fingerprint: string;
 }
+
+/** Printed by the stage script instead of the old manifest when the fingerprint matches. */
+const SKIP_MARKER = 'durabox-sync-fingerprint-match';
 
 const RSYNC_TIMEOUT_MS = 15 * 60_000;
 
@@ -50,15 +61,29 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   ctx.log(`sync: ${manifest.paths.length} files, ${manifest.bytes} bytes${manifest.git ? ' (git manifest)' : ''}`);
   ctx.heartbeat({ phase: 'sync-manifest', files: manifest.paths.length });
   const nul = manifest.paths.map((p) => `${p}\0`).join('');
+  const fingerprint = await syncFingerprint(
+    { localRoot: opts.localRoot, workdir, paths: manifest.paths, git: manifest.git, rules: excludeRules(opts.localRoot, opts.excludes) },
+    ctx.signal,
+  );
 
-  // (1) previous manifest out, new one staged (and remembered as possibly shipped).
+  // (1) fingerprint compared; on a mismatch the old one is dropped (a sync that dies half-way must
+  // not leave a fingerprint that a later, reverted tree could match), the previous manifest comes
+  // out and the new one is staged (and remembered as possibly shipped).
   const m = shellQuote(metaDir);
+  const fp = `${m}/sync-fingerprint`;
   const stage = await sshExec(
     target,
-    `mkdir -p -- ${m} && touch ${m}/manifest && cat ${m}/manifest && tee ${m}/manifest.next >> ${m}/manifest`,
+    `mkdir -p -- ${m} && ` +
+      (opts.force ? '' : `if [ -d ${shellQuote(workdir)} ] && [ "$(cat ${fp} 2>/dev/null)" = ${shellQuote(fingerprint)} ]; then cat >/dev/null; echo ${SKIP_MARKER}; exit 0; fi; `) +
+      `rm -f -- ${fp} && touch ${m}/manifest && cat ${m}/manifest && tee ${m}/manifest.next >> ${m}/manifest`,
     { stdin: nul, signal: ctx.signal, timeoutMs: 120_000 },
   );
   if (stage.code !== 0) throw transient(`staging the manifest on the box failed (exit ${stage.code}): ${stage.stderr.trim()}`);
+  // Manifest entries end in NUL, so the bare marker line can never be a manifest.
+  if (stage.stdout === `${SKIP_MARKER}\n`) {
+    ctx.log('sync skipped: fingerprint unchanged');
+    return { workdir, files: manifest.paths.length, bytes: manifest.bytes, deleted: 0, skipped: true, fingerprint };
+  }
   const current = new Set(manifest.paths);
   const toDelete = [...new Set(stage.stdout.split('\0'))].filter((p) => p && !current.has(p) && safeRelative(p));
 
@@ -69,12 +94,12 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   const w = shellQuote(workdir);
   const commit = await sshExec(
     target,
-    `mkdir -p -- ${w} && cd -- ${w} && { xargs -0 rm -f -- || echo 'durabox: some deletes failed' >&2; } && mv -f -- ${m}/manifest.next ${m}/manifest`,
+    `mkdir -p -- ${w} && cd -- ${w} && { xargs -0 rm -f -- || echo 'durabox: some deletes failed' >&2; } && mv -f -- ${m}/manifest.next ${m}/manifest && printf '%s\\n' ${shellQuote(fingerprint)} > ${fp}.tmp && mv -f -- ${fp}.tmp ${fp}`,
     { stdin: toDelete.map((p) => `${p}\0`).join(''), signal: ctx.signal, timeoutMs: 120_000 },
   );
   if (commit.code !== 0) throw transient(`pruning on the box failed (exit ${commit.code}): ${commit.stderr.trim()}`);
   if (commit.stderr.includes('durabox: some deletes failed')) ctx.log('sync: some remote deletes failed');
-  return { workdir, files: manifest.paths.length, bytes: manifest.bytes, deleted: toDelete.length };
+  return { workdir, files: manifest.paths.length, bytes: manifest.bytes, deleted: toDelete.length, skipped: false, fingerprint };
 }
 
 async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: ProgressContext): Promise<void> {

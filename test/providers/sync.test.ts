@@ -134,6 +134,7 @@ describe('syncTree', () => {
     const t0 = Date.now();
     const b = await syncTree({ target, localRoot: dir, leaseId, repoName: 'plain' }, testCtx());
     console.log(`warm no-op sync: ${Date.now() - t0} ms`);
-    expect(b).toEqual({ ...a, deleted: 0 });
+    // Nothing changed: the fingerprint on the box matches and rsync is skipped.
+    expect(b).toEqual({ ...a, deleted: 0, skipped: true });
   });
 });
