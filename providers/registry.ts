@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { ProviderAdapter } from './adapter.js';
 import { ProviderError } from './errors.js';
+import { agxProvider } from './agx/index.js';
 import { localProvider } from './local/index.js';
 import { sshProvider } from './ssh/index.js';
 
@@ -18,7 +19,7 @@ export interface ProviderRegistration<C = unknown> {
   create(config: unknown): ProviderAdapter;
 }
 
-const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider];
+const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider];
 
 export function providerRegistrations(): readonly ProviderRegistration<unknown>[] {
   return REGISTRATIONS;

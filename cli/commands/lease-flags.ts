@@ -16,6 +16,10 @@ export interface LeaseConfigFlags {
   sshPort?: string;
   sshUser?: string;
   sshKey?: string;
+  agxGateway?: string;
+  agxUser?: string;
+  agxKey?: string;
+  agxHostKey?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -31,7 +35,11 @@ export function addLeaseConfigOptions(cmd: Command): Command {
     .option('--ssh-host <host>', 'ssh provider: host to use')
     .option('--ssh-port <port>', 'ssh provider: port')
     .option('--ssh-user <user>', 'ssh provider: login user')
-    .option('--ssh-key <path>', 'ssh provider: private key on the worker');
+    .option('--ssh-key <path>', 'ssh provider: private key on the worker')
+    .option('--agx-gateway <host>', 'agx provider: workspace gateway hostname (default workspace.agx.so)')
+    .option('--agx-user <user>', 'agx provider: vm user, the part before "+" in the gateway login')
+    .option('--agx-key <path>', 'agx provider: your AGX-registered private key on the worker (default ~/.ssh/id_ed25519)')
+    .option('--agx-host-key <key>', 'agx provider: pin the gateway host key ("type base64" or SHA256:fingerprint)');
 }
 
 /** Flags as a config layer; zod validates the values in `loadConfig` like any other source. */
@@ -41,6 +49,11 @@ export function leaseConfigFlags(o: LeaseConfigFlags): Layer {
   if (o.sshPort !== undefined) ssh.port = /^\d+$/.test(o.sshPort) ? Number(o.sshPort) : o.sshPort;
   if (o.sshUser !== undefined) ssh.user = o.sshUser;
   if (o.sshKey !== undefined) ssh.keyPath = o.sshKey;
+  const agx: Layer = {};
+  if (o.agxGateway !== undefined) agx.gateway = o.agxGateway;
+  if (o.agxUser !== undefined) agx.user = o.agxUser;
+  if (o.agxKey !== undefined) agx.keyPath = o.agxKey;
+  if (o.agxHostKey !== undefined) agx.hostKey = o.agxHostKey;
   return {
     provider: o.provider,
     release: o.release,
@@ -49,6 +62,7 @@ export function leaseConfigFlags(o: LeaseConfigFlags): Layer {
     excludes: o.exclude,
     taskQueue: o.taskQueue,
     ssh: Object.keys(ssh).length ? ssh : undefined,
+    agx: Object.keys(agx).length ? agx : undefined,
   };
 }
 
