@@ -150,4 +150,35 @@ describe('durabox run (local provider, built CLI)', () => {
     await h.run(['run', '--idle', '0s', '--', 'true'], { cwd: repo });
     expect(existsSync(boxes) ? readdirSync(boxes).length : 0).toBe(before);
   });
+
+  it('warmup, list, doctor, Web UI facts, and a cancelled lease still releases its box', async () => {
+    const warm = await h.run(['--json', 'warmup', '--slug', 'warm-one', '--release', 'delete']);
+    expect(warm.code, warm.stderr).toBe(0);
+    const { leaseId, workflowId } = JSON.parse(warm.stdout);
+    expect(existsSync(join(h.stateDir, 'boxes', leaseId, 'box.json'))).toBe(true);
+
+    const list = await h.run(['--json', 'list']);
+    const rows = JSON.parse(list.stdout) as Array<{ leaseId: string; slug: string; provider: string }>;
+    expect(rows.find((r) => r.leaseId === leaseId)).toMatchObject({ slug: 'warm-one', provider: 'local' });
+
+    const doctor = await h.run(['--json', 'doctor']);
+    const report = JSON.parse(doctor.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean }> };
+    expect(report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['ssh', 'rsync', 'temporal']));
+    expect(report.checks.find((c) => c.name === 'temporal')?.ok).toBe(true);
+
+    // What the Web UI shows: a static summary and filterable search attributes.
+    const client = await h.connect();
+    const handle = client.workflow.getHandle(workflowId);
+    const desc = await handle.describe();
+    expect(await desc.staticSummary()).toContain('warm-one');
+    const sa = Object.fromEntries(desc.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]));
+    expect(sa).toMatchObject({ DuraboxLeaseId: leaseId, DuraboxSlug: 'warm-one', DuraboxProvider: 'local', DuraboxState: 'ready' });
+
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    expect(existsSync(join(h.stateDir, 'boxes', leaseId))).toBe(false);
+    const history = JSON.stringify(await handle.fetchHistory());
+    expect(history.match(/"releaseBox"/g)?.length).toBe(1);
+  });
 });
