@@ -83,6 +83,30 @@ export class CliHarness {
     });
   }
 
+  /**
+   * Start the CLI without waiting: for tests that signal or kill it mid-run. `text()` is the output
+   * so far; `waitFor` resolves once stdout (or stderr) matches.
+   */
+  start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningCli {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (c: Buffer) => (out.stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
+    const done = new Promise<CliResult>((resolvePromise, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code: code ?? -1, ...out }));
+    });
+    const waitFor = async (pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 90_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(out[stream])) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`CLI exited before ${pattern}: ${out.stderr.slice(-1500)}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} on ${stream}: ${out.stderr.slice(-1500)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    return { child, done, text: () => ({ ...out }), waitFor };
+  }
+
   async stop(): Promise<void> {
     for (const w of this.workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
     await this.client?.connection.close();
@@ -91,6 +115,13 @@ export class CliHarness {
   cleanup(): void {
     rmSync(this.stateDir, { recursive: true, force: true });
   }
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  text(): { stdout: string; stderr: string };
+  waitFor(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<void>;
 }
 
 /** A small committed git repository (plus an ignored file that must never be synced). */

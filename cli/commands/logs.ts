@@ -1,0 +1,189 @@
+/**
+ * `durabox logs RUN [--follow]` and `durabox attach LEASE`: a run's output after the fact or while it
+ * is going, read from the worker's local copy under `<state>/runs/<runId>/` (the same files
+ * `durabox run` follows). The box keeps the authoritative copy; the worker that ran the command
+ * keeps this one, so both commands work on the machine of that worker (the embedded default: this
+ * machine). Whether a run has ended comes from the lease's status query (or its result once the
+ * lease is closed), never from the files.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { LEASE_WORKFLOW_TYPE, type LeaseStatus, type RunRecord } from '../../workflows/messages.js';
+import { describeRun } from '../../workflows/describe.js';
+import { safeSegment, stateDir } from '../../providers/common/state-dir.js';
+import { CliError, ConfigError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { leaseStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
+import { makeOutput, type Output } from '../output.js';
+import { followRunOutput, runLogPaths } from '../run-output.js';
+import { connectTemporal } from '../temporal/connect.js';
+
+const POLL_MS = 300;
+
+type Globals = { follow?: boolean; json?: boolean; quiet?: boolean };
+
+export function logsCommand(): Command {
+  return new Command('logs')
+    .description("print a run's full output (stdout to stdout, stderr to stderr)")
+    .argument('<run>', 'run id (shown by durabox run --json and durabox status)')
+    .option('-f, --follow', 'keep printing while the run is going; return when it ends')
+    .action(async (runId: string, _o: unknown, command: Command) => {
+      const g = command.optsWithGlobals() as Globals;
+      const out = makeOutput({ quiet: g.quiet });
+      checkRunId(runId);
+      if (!hasLocalOutput(runId)) throw notHere(runId);
+      if (!g.follow) {
+        await followRunOutput(runId).finish();
+        return;
+      }
+      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const handle = await leaseOfRun(client, runId);
+      const follower = followRunOutput(runId);
+      try {
+        if (handle) await waitForRunEnd(handle, runId);
+      } finally {
+        await follower.finish();
+      }
+    });
+}
+
+export function attachCommand(): Command {
+  return new Command('attach')
+    .description("follow a lease's current (or last) run from its start; exit with its exit code")
+    .argument('<lease>', 'lease id or slug')
+    .action(async (ref: string, _o: unknown, command: Command) => {
+      const g = command.optsWithGlobals() as Globals;
+      const out = makeOutput({ quiet: g.quiet });
+      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const handle = await resolveLease(client, ref);
+      process.exitCode = await attach(handle, ref, out);
+    });
+}
+
+async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<number> {
+  // A lease still acquiring its box has no run record yet: wait for one while the lease lives.
+  let status = await pollStatus(handle);
+  let run = currentRun(status);
+  while (!run && !ended(status)) {
+    await sleep(POLL_MS);
+    status = await pollStatus(handle);
+    run = currentRun(status);
+  }
+  if (!run) throw new CliError(`lease ${ref} has no runs`, ExitCode.notFound);
+  const runId = run.runId;
+  out.step(`attached to ${runId} (${describeRun(run.argv)}), ${run.status}`);
+
+  // A running run's local files appear when the run activity starts (after the sync) on the
+  // lease's worker; wait for them only if that worker is this machine's.
+  while (!hasLocalOutput(runId)) {
+    if (!isRunning(run) || !workerIsLocal(status.workerQueue)) throw notHere(runId, status.workerQueue);
+    await sleep(POLL_MS);
+    status = await pollStatus(handle);
+    run = status.runs.find((r) => r.runId === runId) ?? run;
+  }
+
+  const follower = followRunOutput(runId);
+  let final: RunRecord | undefined;
+  try {
+    final = await waitForRunEnd(handle, runId);
+  } finally {
+    await follower.finish();
+  }
+  const code = exitCodeOf(final);
+  out.step(`${runId} ${final?.status ?? 'gone'}${final?.exitCode !== undefined ? ` with exit ${final.exitCode}` : ''}`);
+  return code;
+}
+
+/** The record once the run is no longer running (undefined when the lease ended without it). */
+async function waitForRunEnd(handle: LeaseHandle, runId: string): Promise<RunRecord | undefined> {
+  for (;;) {
+    const s = await pollStatus(handle);
+    const r = s.runs.find((x) => x.runId === runId);
+    if (r && !isRunning(r)) return r;
+    if (!r && ended(s)) return undefined;
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Status that tolerates a moment without a workflow worker (a restarting worker cannot answer
+ * queries): retry for a while before giving up.
+ */
+async function pollStatus(handle: LeaseHandle): Promise<LeaseStatus & { workflowStatus: string }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await leaseStatus(handle);
+    } catch (err) {
+      if (attempt >= 200) throw err;
+      await sleep(POLL_MS * 2);
+    }
+  }
+}
+
+function currentRun(s: LeaseStatus): RunRecord | undefined {
+  return s.runs.find(isRunning) ?? s.runs[s.runs.length - 1];
+}
+
+const isRunning = (r: RunRecord) => r.status === 'running' || r.status === 'queued';
+const ended = (s: LeaseStatus & { workflowStatus?: string }) =>
+  (s.workflowStatus !== undefined && s.workflowStatus !== 'RUNNING') || s.phase === 'released' || s.phase === 'failed';
+
+export function exitCodeOf(r: RunRecord | undefined): number {
+  if (r?.exitCode !== undefined) return r.exitCode;
+  if (r?.status === 'cancelled') return ExitCode.interrupted;
+  if (r?.status === 'timed-out') return 124;
+  return ExitCode.transport;
+}
+
+function checkRunId(runId: string): void {
+  try {
+    safeSegment(runId);
+  } catch {
+    throw new ConfigError(`${JSON.stringify(runId)} is not a run id`);
+  }
+}
+
+function hasLocalOutput(runId: string): boolean {
+  const p = runLogPaths(runId);
+  return existsSync(p.stdout) || existsSync(p.stderr);
+}
+
+function notHere(runId: string, workerQueue?: string): CliError {
+  return new CliError(
+    `no output of ${runId} on this machine: a run's output lives on the worker that ran it${workerQueue ? ` (${workerQueue})` : ''}; run durabox logs there`,
+    ExitCode.notFound,
+  );
+}
+
+/** This machine's worker id (never generated here): DURABOX_WORKER_ID or the worker dir's file. */
+function workerIsLocal(workerQueue: string | undefined): boolean {
+  if (!workerQueue) return false;
+  let id = process.env.DURABOX_WORKER_ID;
+  if (!id) {
+    try {
+      id = readFileSync(join(stateDir(), 'worker', 'worker-id'), 'utf8').trim();
+    } catch {
+      return false;
+    }
+  }
+  return workerQueue.endsWith(`@${id}`);
+}
+
+/**
+ * The lease a run belongs to: the worker records it next to the output; older runs are found by
+ * asking the running leases. undefined when no running lease has it (then it has ended).
+ */
+async function leaseOfRun(client: Client, runId: string): Promise<LeaseHandle | undefined> {
+  const file = join(runLogPaths(runId).dir, 'lease');
+  if (existsSync(file)) return resolveLease(client, readFileSync(file, 'utf8').trim());
+  for await (const wf of client.workflow.list({ query: `WorkflowType = '${LEASE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
+    const handle = client.workflow.getHandle(wf.workflowId) as LeaseHandle;
+    const s = await leaseStatus(handle).catch(() => undefined);
+    if (s?.runs.some((r) => r.runId === runId)) return handle;
+  }
+  return undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
