@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { getRegistration, providerRegistrations } from '../../providers/registry.js';
 import { ConfigError } from '../errors.js';
-import { configSchema, type DuraboxConfig } from './schema.js';
+import { configSchema, layerSchema, type DuraboxConfig } from './schema.js';
 
 export type Layer = Record<string, unknown>;
 
@@ -72,11 +72,12 @@ function describeIssues(source: string, error: z.ZodError): string {
   const issue = error.issues[0];
   const path = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') return `${source}: unknown key ${issue.keys.map((k) => JSON.stringify(path ? `${path}.${k}` : k)).join(', ')}`;
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${source}: ${path} is required`;
   return `${source}: ${path || 'value'}: ${issue.message}`;
 }
 
 function checkLayer(source: string, layer: Layer): void {
-  const res = configSchema().partial().strict().safeParse(layer);
+  const res = layerSchema().safeParse(layer);
   if (!res.success) throw new ConfigError(describeIssues(source, res.error));
 }
 

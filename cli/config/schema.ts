@@ -32,6 +32,19 @@ export function configSchema() {
   return z.object({ ...GeneralShape, ...providerShape }).strict();
 }
 
+/**
+ * One source's layer: every key optional (provider sections too), unknown keys still errors. A
+ * required provider key may come from another layer, so only the merged result is checked for it.
+ */
+export function layerSchema() {
+  const providerShape: Record<string, z.ZodType> = {};
+  for (const reg of providerRegistrations()) {
+    const schema = reg.configSchema as z.ZodType;
+    providerShape[reg.name] = (schema instanceof z.ZodObject ? schema.partial() : schema).optional();
+  }
+  return z.object({ ...GeneralShape, ...providerShape }).partial().strict();
+}
+
 export type DuraboxConfig = z.output<ReturnType<typeof configSchema>> & {
   provider: string;
   release?: z.infer<typeof ReleaseActionSchema>;
