@@ -90,6 +90,7 @@ export class AgxAdapter implements ProviderAdapter {
 
   async waitReady(box: BoxIdentity, ctx: ProgressContext): Promise<SshTarget> {
     this.verify(box, 'waitReady');
+    this.checkKeyFile();
     const deadline = Date.now() + this.config.readyTimeoutMs;
     const pin = await this.gatewayPin(ctx, deadline);
     if (pin.source === 'first-use-new') ctx.log(`agx: gateway ${gatewayId(this.config.gateway, this.config.port)} key ${pin.detail}`);
@@ -272,6 +273,17 @@ export class AgxAdapter implements ProviderAdapter {
       `AGX gateway ${id} ${presented}, not the pinned ${pin.keys.map(fingerprint).join(', ')} (${pin.source}): refusing to connect; ${fix[pin.source]}`,
       { provider: PROVIDER, operation: 'waitReady', leaseId, cause },
     );
+  }
+
+  /**
+   * Fail fast on a missing or loose key: ssh would only report a refused login, which waitForSsh
+   * retries (keys may arrive late elsewhere) until the ready timeout.
+   */
+  private checkKeyFile(): void {
+    const k = this.config.keyPath;
+    if (!existsSync(k)) throw this.error('invalid', 'waitReady', `agx.keyPath ${k} not found; set it to the key you registered with AGX`);
+    const mode = statSync(k).mode & 0o777;
+    if ((mode & 0o077) !== 0) throw this.error('invalid', 'waitReady', `agx.keyPath ${k} has mode ${mode.toString(8)}; ssh refuses it until it is 0600 (chmod 600)`);
   }
 
   private async remoteDefaultWorkRoot(t: SshTarget, ctx: ProgressContext): Promise<string> {

@@ -369,6 +369,13 @@ describe('agx: readiness, sync, run, release', () => {
     writeFileSync(loose, 'x', { mode: 0o644 });
     expect((await agx({ keyPath: loose }).doctor()).find((c) => c.name === 'key')).toMatchObject({ ok: false });
     expect((await agx({ keyPath: join(tmp, 'missing') }).doctor()).find((c) => c.name === 'key')?.detail).toMatch(/not found/);
+    // waitReady refuses both at once instead of retrying a refused login until the ready timeout.
+    for (const [keyPath, why] of [[loose, /mode 644/], [join(tmp, 'missing'), /not found/]] as const) {
+      const adapter = agx({ keyPath });
+      const e = await failure(adapter.waitReady(await lease(adapter), testCtx()));
+      expect(e.kind).toBe('invalid');
+      expect(e.message).toMatch(why);
+    }
   });
 });
 
