@@ -8,6 +8,7 @@ import { ProviderError } from './errors.js';
 import { agxProvider } from './agx/index.js';
 import { localProvider } from './local/index.js';
 import { sshProvider } from './ssh/index.js';
+import { vastProvider } from './vast/index.js';
 
 export interface ProviderRegistration<C = unknown> {
   name: string;
@@ -19,7 +20,7 @@ export interface ProviderRegistration<C = unknown> {
   create(config: unknown): ProviderAdapter;
 }
 
-const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider];
+const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider, vastProvider];
 
 export function providerRegistrations(): readonly ProviderRegistration<unknown>[] {
   return REGISTRATIONS;
