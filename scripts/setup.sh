@@ -73,9 +73,15 @@ gopath_bin() {
 is_wanted_cli() {
   local bin=$1
   [[ -f $bin && -x $bin ]] || return 1
-  "$bin" --version 2>/dev/null | grep -q "version ${TEMPORAL_CLI_VERSION} " && return 0
-  [[ -n $GO ]] && "$GO" version -m "$bin" 2>/dev/null |
-    grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/temporalio/cli[[:space:]]+v${TEMPORAL_CLI_VERSION}[[:space:]]"
+  local version; version=$("$bin" --version 2>/dev/null || true)
+  grep -q "version ${TEMPORAL_CLI_VERSION} " <<<"$version" && return 0
+  if [[ -n $GO ]]; then
+    "$GO" version -m "$bin" 2>/dev/null |
+      grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/temporalio/cli[[:space:]]+v${TEMPORAL_CLI_VERSION}[[:space:]]"
+  else
+    # No Go to read the build info with: a v1.5.1 dev build reports these embedded versions.
+    grep -q "version 0.0.0-DEV (Server 1.29.1, UI 2.42.1)" <<<"$version"
+  fi
 }
 candidates=()
 [[ -n ${DURABOX_TEMPORAL_CLI:-} ]] && candidates+=("$DURABOX_TEMPORAL_CLI")
