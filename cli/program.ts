@@ -3,6 +3,7 @@
  * heavy modules (the native worker) load lazily inside the commands that need them.
  */
 import { Command } from 'commander';
+import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { listCommand } from './commands/list.js';
 import { attachCommand, logsCommand } from './commands/logs.js';
@@ -27,7 +28,7 @@ export function makeProgram(opts: { exitOverride?: boolean } = {}): Command {
   if (opts.exitOverride) program.exitOverride();
   // Only `run` passes options after its command through to that command (`durabox run npm test --ci`).
   program.addCommand(runCommand().passThroughOptions());
-  for (const cmd of [warmupCommand(), statusCommand(), listCommand(), stopCommand(), sshCommand(), doctorCommand(), serverCommand(), workerCommand(), logsCommand(), attachCommand()]) {
+  for (const cmd of [warmupCommand(), statusCommand(), listCommand(), stopCommand(), sshCommand(), doctorCommand(), serverCommand(), workerCommand(), logsCommand(), attachCommand(), cleanupCommand()]) {
     program.addCommand(cmd);
   }
   // addCommand does not inherit settings: give every (sub)command the program's exit behaviour.

@@ -63,3 +63,19 @@ export const releaseOptions: ActivityOptions = {
   heartbeatTimeout: '30s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 30, nonRetryableErrorTypes: ['Provider.ownership', 'Provider.invalid', 'Provider.auth', 'Config'] },
 };
+
+/** Cleanup sweep: read-only inventory and lease lookups; a failing provider is reported, not retried for long. */
+export const sweepListOptions: ActivityOptions = {
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+/**
+ * Cleanup releases and lookups on a lease's own worker queue. A worker that is gone never picks the
+ * task up: give up after a minute and report it, the next sweep tries again.
+ */
+export const sweepReleaseOptions: ActivityOptions = {
+  ...releaseOptions,
+  scheduleToStartTimeout: '1m',
+  retry: { ...releaseOptions.retry, maximumAttempts: 5 },
+};

@@ -11,6 +11,7 @@ import {
   stopDevServer,
   workerStatus,
 } from '../temporal/dev-server.js';
+import { ensureCleanupScheduleQuietly } from '../temporal/schedules.js';
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const taskQueue = () => process.env.DURABOX_TASK_QUEUE || 'durabox';
@@ -30,6 +31,7 @@ export function serverCommand(): Command {
         taskQueue: taskQueue(),
         log: progress,
       });
+      await ensureCleanupScheduleQuietly({ address: server.address, namespace: server.namespace }, taskQueue(), (l) => process.stderr.write(`durabox: warning: ${l}\n`));
       const out = [
         `temporal  ${server.address} (namespace ${server.namespace}) pid ${status.pid ?? '?'}${server.started ? '' : ' (already running)'}`,
         `web ui    ${server.uiUrl}`,

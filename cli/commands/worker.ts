@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { makeOutput } from '../output.js';
 import { clusterFromEnv } from '../temporal/connect.js';
+import { ensureCleanupScheduleQuietly } from '../temporal/schedules.js';
 
 export function workerCommand(): Command {
   return new Command('worker')
@@ -17,6 +18,8 @@ export function workerCommand(): Command {
         const server = await ensureDevServer({ log: (l) => out.step(l) });
         cluster = { address: server.address, namespace: server.namespace };
       }
+      // Best effort and in parallel: a missing schedule must never keep a worker from serving leases.
+      void ensureCleanupScheduleQuietly(cluster, taskQueue, (l) => out.warn(l));
       // Lazy: only this command loads the native worker.
       const { runWorker } = await import('../temporal/worker.js');
       await runWorker({ cluster, taskQueue, log: (l) => out.step(l) });

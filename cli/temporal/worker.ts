@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { workerDir } from '../../providers/common/state-dir.js';
+import { lazyActivityClient } from './activity-client.js';
 import type { ClusterSettings } from './connect.js';
 
 export interface WorkerRunOptions {
@@ -41,7 +42,8 @@ export async function runWorker(opts: WorkerRunOptions): Promise<void> {
   const id = workerId();
   const workerQueue = `${opts.taskQueue}@${id}`;
   const connection = await NativeConnection.connect({ address: opts.cluster.address, tls: opts.cluster.tls, apiKey: opts.cluster.apiKey });
-  const activities = createActivities({ workerQueue });
+  const client = lazyActivityClient(opts.cluster);
+  const activities = createActivities({ workerQueue, client: client.get });
   const common = { connection, namespace: opts.cluster.namespace, shutdownGraceTime: '10s' as const };
   const shared = await Worker.create({ ...common, taskQueue: opts.taskQueue, ...workflowSource(), activities });
   const own = await Worker.create({ ...common, taskQueue: workerQueue, activities });
@@ -50,6 +52,7 @@ export async function runWorker(opts: WorkerRunOptions): Promise<void> {
   try {
     await Promise.all([shared.run(), own.run()]);
   } finally {
+    await client.close();
     await connection.close();
   }
 }
