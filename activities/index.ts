@@ -4,7 +4,7 @@
  * proxies the result type.
  */
 import type { Client } from '@temporalio/client';
-import { createBox, releaseBox, resumeBox, waitBoxReady } from './lease.js';
+import { adoptBox, createBox, releaseBox, resumeBox, waitBoxReady } from './lease.js';
 import { runCommand, syncWorkdir } from './run.js';
 import { findLeaseBoxes, listOwnedBoxes, makeLeaseStatesFor } from './sweep.js';
 
@@ -27,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     createBox,
     waitBoxReady,
     resumeBox,
+    adoptBox,
     syncWorkdir,
     runCommand,
     releaseBox,

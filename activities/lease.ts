@@ -49,6 +49,22 @@ export async function waitBoxReady(input: BoxInput): Promise<SshTarget> {
   });
 }
 
+/**
+ * A fleet worker takes over a lease whose worker is gone: its own copy of the lease key is let in
+ * (where the provider needs one), and the box is reached again with the host key the lease pinned.
+ */
+export async function adoptBox(input: BoxInput & { pinnedHostKeys?: string[] }): Promise<SshTarget> {
+  return translated(async () => {
+    const adapter = getProvider(input.provider, input.providerConfig);
+    const key = await ensureLeaseKey(input.box.leaseId);
+    if (adapter.authorize) await adapter.authorize(input.box, key.publicKey, progressContext());
+    const target = await adapter.waitReady(input.box, progressContext());
+    // Never re-trust on first use: a key pinned earlier in this lease stays the only one accepted.
+    const hostKeys = target.hostKeys.length ? target.hostKeys : (input.pinnedHostKeys ?? []);
+    return pinHostKey({ ...target, hostKeys });
+  });
+}
+
 export async function resumeBox(input: BoxInput): Promise<SshTarget> {
   return translated(async () => {
     const adapter = getProvider(input.provider, input.providerConfig);

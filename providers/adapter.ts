@@ -119,6 +119,12 @@ export interface ProviderAdapter {
   release(box: BoxIdentity, action: ReleaseAction, ctx: ProgressContext): Promise<ReleaseResult>;
   /** Start a stopped box again; never creates a replacement. */
   resume(box: BoxIdentity, ctx: ProgressContext): Promise<SshTarget>;
+  /**
+   * Optional: install another worker's per-lease public key on the box, so a fleet worker can take
+   * over a lease whose creating worker is gone. Providers that log in with the user's own key
+   * (static hosts, gateways) do not need it.
+   */
+  authorize?(box: BoxIdentity, publicKey: string, ctx: ProgressContext): Promise<void>;
   /** Everything that carries durabox's marker in this provider's scope. */
   listOwned(): Promise<OwnedResource[]>;
   /** Read-only preflight. */

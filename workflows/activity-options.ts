@@ -18,6 +18,13 @@ const NON_RETRYABLE = [
   'RunLost',
 ];
 
+/**
+ * Activities on a worker's own queue wait at most this long to be picked up. Past it the worker is
+ * taken to be gone for good: the lease moves to another worker (see `failover` in lease.ts). A
+ * worker that merely restarts is back well within it.
+ */
+export const WORKER_PICKUP_TIMEOUT = '30s';
+
 /** Runs on the shared queue; answers which worker will hold the lease's key. */
 export const claimOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
@@ -33,12 +40,14 @@ export const createOptions: ActivityOptions = {
 
 export const waitReadyOptions: ActivityOptions = {
   startToCloseTimeout: '25m',
+  scheduleToStartTimeout: WORKER_PICKUP_TIMEOUT,
   heartbeatTimeout: '15s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 
 export const syncOptions: ActivityOptions = {
   startToCloseTimeout: '30m',
+  scheduleToStartTimeout: WORKER_PICKUP_TIMEOUT,
   heartbeatTimeout: '15s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 };
@@ -51,6 +60,7 @@ export const syncOptions: ActivityOptions = {
 export function runOptions(maxRunMs: number): ActivityOptions {
   return {
     startToCloseTimeout: Math.max(maxRunMs, 60_000),
+    scheduleToStartTimeout: WORKER_PICKUP_TIMEOUT,
     heartbeatTimeout: '15s',
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
@@ -60,6 +70,7 @@ export function runOptions(maxRunMs: number): ActivityOptions {
 /** Release is the compensation: it must eventually happen, so it retries for a long time. */
 export const releaseOptions: ActivityOptions = {
   startToCloseTimeout: '10m',
+  scheduleToStartTimeout: WORKER_PICKUP_TIMEOUT,
   heartbeatTimeout: '30s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 30, nonRetryableErrorTypes: ['Provider.ownership', 'Provider.invalid', 'Provider.auth', 'Config'] },
 };

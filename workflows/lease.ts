@@ -8,7 +8,9 @@
  * destructive than that. Deterministic code only: activities do all I/O.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
+  TimeoutFailure,
   CancellationScope,
   allHandlersFinished,
   condition,
@@ -25,6 +27,7 @@ import {
 import type { createActivities } from '../activities/index.js';
 import type { ReleaseAction } from '../providers/adapter.js';
 import {
+  WORKER_PICKUP_TIMEOUT,
   claimOptions,
   createOptions,
   releaseOptions,
@@ -51,14 +54,18 @@ type Activities = ReturnType<typeof createActivities>;
 
 const shared = proxyActivities<Activities>(claimOptions);
 
-/** Activities that touch the box run on the worker that holds the lease's key. */
-function onWorker(queue: string) {
+/**
+ * Activities that touch the box run on the worker that holds the lease's key. Those that may find
+ * that worker gone wait at most `pickupMs` to be picked up (see `onLeaseWorker`).
+ */
+function onWorker(queue: string, pickupMs: number | string = WORKER_PICKUP_TIMEOUT) {
+  const here = { taskQueue: queue, scheduleToStartTimeout: pickupMs };
   return {
     create: proxyActivities<Activities>({ ...createOptions, taskQueue: queue }),
-    waitReady: proxyActivities<Activities>({ ...waitReadyOptions, taskQueue: queue }),
-    sync: proxyActivities<Activities>({ ...syncOptions, taskQueue: queue }),
-    release: proxyActivities<Activities>({ ...releaseOptions, taskQueue: queue }),
-    run: (maxMs: number) => proxyActivities<Activities>({ ...runOptions(maxMs), taskQueue: queue }),
+    waitReady: proxyActivities<Activities>({ ...waitReadyOptions, ...here }),
+    sync: proxyActivities<Activities>({ ...syncOptions, ...here }),
+    release: proxyActivities<Activities>({ ...releaseOptions, ...here }),
+    run: (maxMs: number) => proxyActivities<Activities>({ ...runOptions(maxMs), ...here }),
   };
 }
 
@@ -66,6 +73,31 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   const state = new LeaseState(input, Date.now());
   const runScopes = new Map<string, CancellationScope>();
   const providerRef = { provider: input.provider, providerConfig: input.providerConfig };
+
+  /**
+   * Run an activity on the lease's worker. When that worker is gone for good (its queue was not
+   * polled within WORKER_PICKUP_TIMEOUT), another worker claims the lease, lets its own copy of the
+   * lease key in, reaches the box again, and the call is repeated there. Runs reattach by run id,
+   * so a command already running on the box is not started again.
+   */
+  const pickup = input.workerPickupTimeoutMs ?? WORKER_PICKUP_TIMEOUT;
+  async function onLeaseWorker<T>(call: (acts: ReturnType<typeof onWorker>) => Promise<T>): Promise<T> {
+    for (let moves = 0; ; moves++) {
+      try {
+        return await call(onWorker(state.workerQueue!, pickup));
+      } catch (err) {
+        if (!isWorkerGone(err) || !state.box || moves >= 3) throw err;
+        const previous = state.workerQueue;
+        state.workerQueue = await shared.claimWorkerQueue();
+        log.warn('lease worker gone; moving the lease', { from: previous, to: state.workerQueue });
+        state.target = await onWorker(state.workerQueue, pickup).waitReady.adoptBox.executeWithOptions(
+          { summary: `take over ${state.box.resourceId} from ${previous}` },
+          [{ ...providerRef, box: state.box, pinnedHostKeys: state.target?.hostKeys }],
+        );
+        publishState();
+      }
+    }
+  }
 
   const publishState = () => {
     upsertSearchAttributes([
@@ -104,7 +136,6 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   async function executeRun(req: RunRequest, runId: string): Promise<RunResult> {
     const record = state.beginRun(runId, req.argv, Date.now());
     publishState();
-    const acts = onWorker(state.workerQueue!);
     const started = Date.now();
     const scope = new CancellationScope();
     runScopes.set(runId, scope);
@@ -112,15 +143,16 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       return await scope.run(async () => {
         let syncMs = 0;
         if (!req.noSync && req.localRoot) {
-          const s = await acts.sync.syncWorkdir.executeWithOptions(
-            { summary: `sync ${req.localRoot}` },
-            [{ leaseId: input.leaseId, target: state.target!, localRoot: req.localRoot, repoName: input.repoName, excludes: req.excludes }],
+          const s = await onLeaseWorker((acts) =>
+            acts.sync.syncWorkdir.executeWithOptions({ summary: `sync ${req.localRoot}` }, [
+              { leaseId: input.leaseId, target: state.target!, localRoot: req.localRoot!, repoName: input.repoName, excludes: req.excludes },
+            ]),
           );
           syncMs = s.ms;
           record.sync = { files: s.files, bytes: s.bytes, deleted: s.deleted, skipped: s.skipped };
         }
         const maxRunMs = Math.max(state.ttlDeadline - Date.now(), 60_000);
-        const r = await acts.run(maxRunMs).runCommand.executeWithOptions(
+        const r = await onLeaseWorker((acts) => acts.run(maxRunMs).runCommand.executeWithOptions(
           { summary: describeRun(req.argv) },
           [{
             leaseId: input.leaseId,
@@ -131,7 +163,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
             env: { ...req.env, DURABOX_LEASE_ID: input.leaseId, DURABOX_RUN_ID: runId },
             timeoutMs: req.timeoutMs,
           }],
-        );
+        ));
         const timings = { syncMs, runMs: r.runMs, totalMs: Date.now() - started };
         state.endRun(record, { status: r.status, exitCode: r.exitCode, tail: r.tail, timings }, Date.now());
         return { ...record, exitCode: r.exitCode };
@@ -173,9 +205,8 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       publishState();
     }
     if (state.phase === 'starting') {
-      const target = await acts.waitReady.waitBoxReady.executeWithOptions(
-        { summary: `wait until ${state.box!.resourceId} accepts SSH` },
-        [{ ...providerRef, box: state.box! }],
+      const target = await onLeaseWorker((a) =>
+        a.waitReady.waitBoxReady.executeWithOptions({ summary: `wait until ${state.box!.resourceId} accepts SSH` }, [{ ...providerRef, box: state.box! }]),
       );
       state.ready(target, Date.now());
       publishState();
@@ -212,7 +243,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   for (const scope of runScopes.values()) scope.cancel();
   await CancellationScope.nonCancellable(async () => {
     await condition(() => !state.busy);
-    await releaseLease(state, endReason, providerRef);
+    await releaseLease(state, endReason, providerRef, onLeaseWorker);
     publishState();
     await condition(allHandlersFinished);
   });
@@ -224,6 +255,7 @@ async function releaseLease(
   state: LeaseState,
   reason: EndReason,
   providerRef: { provider: string; providerConfig: Record<string, unknown> },
+  onLeaseWorker: <T>(call: (acts: ReturnType<typeof onWorker>) => Promise<T>) => Promise<T>,
 ): Promise<void> {
   state.startReleasing();
   const requested = state.releaseRequest?.action;
@@ -234,11 +266,17 @@ async function releaseLease(
     state.finishRelease(action ?? 'keep', reason, Date.now(), 'nothing was created');
     return;
   }
-  const result = await onWorker(state.workerQueue).release.releaseBox.executeWithOptions(
-    { summary: `release (${action ?? 'provider default'}) after ${reason}` },
-    [{ ...providerRef, leaseId: state.input.leaseId, slug: state.input.slug, box: state.box, action }],
+  const result = await onLeaseWorker((acts) =>
+    acts.release.releaseBox.executeWithOptions({ summary: `release (${action ?? 'provider default'}) after ${reason}` }, [
+      { ...providerRef, leaseId: state.input.leaseId, slug: state.input.slug, box: state.box, action },
+    ]),
   );
   state.finishRelease(result.action, reason, Date.now(), result.note);
+}
+
+/** The activity sat unclaimed on the lease worker's own queue: that worker is gone. */
+function isWorkerGone(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }
 
 function leaseGone(state: LeaseState): ApplicationFailure {

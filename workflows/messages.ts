@@ -27,6 +27,8 @@ export interface LeaseInput {
   repoName: string;
   repo?: string;
   owner: string;
+  /** How long the lease's worker may leave an activity unclaimed before another worker takes over. */
+  workerPickupTimeoutMs?: number;
   /** Set only when continuing as new: the state carried over. */
   carried?: CarriedState;
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   BoxIdentity, CreateRequest, DoctorCheck, LeaseRef, OwnedResource, ProgressContext, ProviderAdapter, ReleaseAction,
@@ -14,14 +14,15 @@ import type {
 import { ProviderError } from '../errors.js';
 import { runProcess } from '../common/exec.js';
 import { waitForSsh } from '../common/ready.js';
+import { leaseKeyPath } from '../common/keys.js';
 import { hostKeyAliasFor } from '../common/ssh-options.js';
 import { ensureStateSubdir, stateDir } from '../common/state-dir.js';
 import {
-  boxPaths, ensureBoxDirs, localScope, newBoxUid, readBox, resourceIdFor, withBoxLock, writeBox, type BoxPaths, type BoxRecord,
+  boxPaths, ensureBoxDirs, localScope, newBoxUid, readBox, recordedBoxDir, resourceIdFor, withBoxLock, writeBox, type BoxPaths, type BoxRecord,
 } from './box.js';
 import type { LocalConfig } from './config.js';
 import {
-  ensureHostKey, findSshd, hostPublicKey, runningSshd, sshdVersion, startSshd, stopSshd, writeAuthorizedKeys,
+  addAuthorizedKey, ensureHostKey, findSshd, hostPublicKey, runningSshd, sshdVersion, startSshd, stopSshd, writeAuthorizedKeys,
 } from './sshd.js';
 
 const PROVIDER = 'local';
@@ -65,7 +66,7 @@ export class LocalAdapter implements ProviderAdapter {
   }
 
   async waitReady(box: BoxIdentity, ctx: ProgressContext): Promise<SshTarget> {
-    const paths = boxPaths(box.leaseId);
+    const paths = this.pathsOf(box);
     const rec = await withBoxLock(paths, async () => {
       const r = this.verifyOwned(box, paths, 'waitReady');
       if (r.state === 'stopped') throw new ProviderError('conflict', `box ${r.resourceId} is stopped; resume it`, this.opts('waitReady'));
@@ -76,7 +77,7 @@ export class LocalAdapter implements ProviderAdapter {
   }
 
   async release(box: BoxIdentity, action: ReleaseAction, ctx: ProgressContext): Promise<ReleaseResult> {
-    const paths = boxPaths(box.leaseId);
+    const paths = this.pathsOf(box);
     this.checkScope(box, 'release');
     if (!existsSync(paths.dir)) {
       await sleep(200); // look twice: a concurrent create may be between mkdir and marker
@@ -92,7 +93,7 @@ export class LocalAdapter implements ProviderAdapter {
         return { action, alreadyGone: false };
       }
       // Rename first (atomic): a crash mid-delete leaves trash, never a half-deleted box with no marker.
-      const trash = join(ensureStateSubdir('boxes'), `.trash-${rec.leaseId}-${rec.boxUid}`);
+      const trash = join(dirname(paths.dir), `.trash-${rec.leaseId}-${rec.boxUid}`);
       renameSync(paths.dir, trash);
       rmSync(trash, { recursive: true, force: true });
       return { action, alreadyGone: false };
@@ -100,7 +101,7 @@ export class LocalAdapter implements ProviderAdapter {
   }
 
   async resume(box: BoxIdentity, ctx: ProgressContext): Promise<SshTarget> {
-    const paths = boxPaths(box.leaseId);
+    const paths = this.pathsOf(box);
     this.checkScope(box, 'resume');
     const rec = await withBoxLock(paths, async () => {
       const r = this.verifyOwned(box, paths, 'resume');
@@ -175,21 +176,38 @@ export class LocalAdapter implements ProviderAdapter {
       user: rec.user,
       host: '127.0.0.1',
       port: rec.port,
-      keyPath: rec.keyPath,
+      // This worker's copy of the lease key: the creator's key stays on the creator's disk.
+      keyPath: leaseKeyPath(rec.leaseId),
       hostKeyAlias: hostKeyAliasFor(rec.leaseId),
       hostKeys: [hostPublicKey(paths)], // published by the provider: pinned before the first connect
       workRoot: paths.root,
     };
   }
 
-  private identity(rec: BoxRecord): BoxIdentity {
+  private identity(rec: BoxRecord, dir?: string): BoxIdentity {
     return {
       provider: PROVIDER,
       leaseId: rec.leaseId,
       resourceId: rec.resourceId,
       scope: localScope(),
-      details: { port: rec.port, boxUid: rec.boxUid, slug: rec.slug },
+      details: { port: rec.port, boxUid: rec.boxUid, slug: rec.slug, boxDir: dir ?? boxPaths(rec.leaseId).dir },
     };
+  }
+
+  private pathsOf(box: BoxIdentity): BoxPaths {
+    return boxPaths(box.leaseId, recordedBoxDir(box.leaseId, box.details.boxDir));
+  }
+
+  /**
+   * Let this worker's per-lease key in (a fleet worker taking over a lease whose creator is gone).
+   * Same machine only: the scope check refuses a box recorded elsewhere.
+   */
+  async authorize(box: BoxIdentity, publicKey: string, _ctx: ProgressContext): Promise<void> {
+    const paths = this.pathsOf(box);
+    await withBoxLock(paths, async () => {
+      this.verifyOwned(box, paths, 'authorize');
+      addAuthorizedKey(paths, publicKey);
+    });
   }
 
   private checkScope(box: BoxIdentity, op: string): void {

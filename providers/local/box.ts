@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ProviderError } from '../errors.js';
@@ -28,8 +28,11 @@ export const BoxRecordSchema = z.object({
 });
 export type BoxRecord = z.infer<typeof BoxRecordSchema>;
 
-export function boxPaths(leaseId: string) {
-  const dir = boxDir(leaseId);
+/**
+ * Paths of a lease's box. `dir` is the recorded box directory when another worker on this machine
+ * (its own state dir) created the box; by default it is this worker's `<state>/boxes/<leaseId>`.
+ */
+export function boxPaths(leaseId: string, dir: string = boxDir(leaseId)) {
   const etc = join(dir, 'etc');
   return {
     dir,
@@ -41,7 +44,7 @@ export function boxPaths(leaseId: string) {
     authorizedKeys: join(etc, 'authorized_keys'),
     pidFile: join(dir, 'sshd.pid'),
     log: join(dir, 'sshd.log'),
-    lock: join(ensureStateSubdir('boxes'), `.${safeSegment(leaseId)}.lock`),
+    lock: join(dirname(dir), `.${safeSegment(leaseId)}.lock`),
   };
 }
 export type BoxPaths = ReturnType<typeof boxPaths>;
@@ -49,9 +52,21 @@ export type BoxPaths = ReturnType<typeof boxPaths>;
 export const resourceIdFor = (leaseId: string) => `local-${safeSegment(leaseId)}`;
 export const newBoxUid = () => randomBytes(8).toString('hex');
 
-/** Where boxes live: a box is only ours if it is under the same machine and state dir. */
+/**
+ * Where boxes live: this machine. Workers of a fleet on one machine (each with its own state dir)
+ * may take over each other's boxes; the box's own directory is recorded in the lease.
+ */
 export function localScope(): string {
-  return `local:${hostname()}:${stateDir()}`;
+  return `local:${hostname()}`;
+}
+
+/** The recorded box directory, accepted only in the shape durabox creates: `<…>/boxes/<leaseId>`. */
+export function recordedBoxDir(leaseId: string, recorded: unknown): string {
+  if (typeof recorded !== 'string') return boxDir(leaseId);
+  if (!isAbsolute(recorded) || basename(recorded) !== safeSegment(leaseId) || basename(dirname(recorded)) !== 'boxes') {
+    throw new ProviderError('ownership', `recorded box dir ${JSON.stringify(recorded)} is not a durabox box of lease ${leaseId}`, { provider: 'local', operation: 'paths' });
+  }
+  return recorded;
 }
 
 /** undefined when there is no box.json; throws `ownership` when it is not ours to interpret. */
@@ -87,6 +102,7 @@ export function ensureBoxDirs(paths: BoxPaths): void {
  */
 export async function withBoxLock<T>(paths: BoxPaths, fn: () => Promise<T>, waitMs = 30_000): Promise<T> {
   const deadline = Date.now() + waitMs;
+  mkdirSync(dirname(paths.lock), { recursive: true, mode: 0o700 });
   for (;;) {
     try {
       const fd = openSync(paths.lock, 'wx', 0o600);

@@ -46,6 +46,16 @@ export function writeAuthorizedKeys(paths: BoxPaths, publicKey: string): void {
   writeFileSync(paths.authorizedKeys, `no-agent-forwarding,no-X11-forwarding ${line}\n`, { mode: 0o600 });
 }
 
+/** Add one more key (another fleet worker's copy of the lease) without dropping the others. */
+export function addAuthorizedKey(paths: BoxPaths, publicKey: string): void {
+  const line = publicKey.trim();
+  if (!/^ssh-[a-z0-9-]+ [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/.test(line)) throw err('invalid', 'lease public key is not one OpenSSH key line');
+  const current = existsSync(paths.authorizedKeys) ? readFileSync(paths.authorizedKeys, 'utf8') : '';
+  const body = line.split(' ').slice(0, 2).join(' ');
+  if (current.includes(body)) return;
+  writeFileSync(paths.authorizedKeys, `${current}no-agent-forwarding,no-X11-forwarding ${line}\n`, { mode: 0o600 });
+}
+
 function sshdConfig(paths: BoxPaths, port: number, user: string): string {
   const q = (p: string) => {
     if (/["\n]/.test(p)) throw err('invalid', `path unusable in sshd_config: ${JSON.stringify(p)}`);

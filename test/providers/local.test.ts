@@ -33,6 +33,21 @@ async function errorOf(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('local provider', () => {
+  it('lets a second worker key in with authorize, and refuses a forged box dir', async () => {
+    const box = await newBox();
+    const paths = boxPaths(box.leaseId);
+    const other = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMk0jA6K7yXkE9a3iJ3kxZkX3nHc1hQw1y7pQ4cQWm2V other-worker';
+    await adapter.authorize!(box, other, testCtx());
+    await adapter.authorize!(box, other, testCtx()); // repeatable: one line per key
+    const lines = readFileSync(paths.authorizedKeys, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('other-worker');
+    const forged = { ...box, details: { ...box.details, boxDir: '/etc/ssh' } };
+    const e = await errorOf(adapter.release(forged, 'delete', testCtx()));
+    expect(isProviderError(e) && e.kind).toBe('ownership');
+    expect(existsSync(paths.json)).toBe(true);
+  });
+
   it('registry knows local and ssh, and refuses unknown names with the list', () => {
     expect(providerNames()).toEqual(expect.arrayContaining(['local', 'ssh']));
     try {
@@ -47,7 +62,9 @@ describe('local provider', () => {
   it('create → waitReady → exec → stop → resume (same pinned key) → delete', async () => {
     const box = await newBox();
     const paths = boxPaths(box.leaseId);
-    expect(box.scope).toContain(stateDir);
+    expect(box.scope).toMatch(/^local:/);
+    expect(box.details.boxDir).toBe(paths.dir);
+    expect(String(box.details.boxDir).startsWith(stateDir)).toBe(true);
     expect(JSON.parse(readFileSync(paths.json, 'utf8')).state).toBe('running');
 
     const cold = Date.now();

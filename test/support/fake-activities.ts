@@ -36,6 +36,10 @@ export function fakeActivities(rec: Recorder, queue: string, overrides: Partial<
       rec.calls.push('waitReady');
       return target;
     },
+    async adoptBox() {
+      rec.calls.push('adopt');
+      return target;
+    },
     async resumeBox() {
       rec.calls.push('resume');
       return target;

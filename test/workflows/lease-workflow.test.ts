@@ -170,6 +170,41 @@ describe('leaseWorkflow', () => {
       await recordHistory('runs-and-rejections', handle);
     });
   });
+  it('moves a lease to another worker when its own worker is gone, and finishes there', async () => {
+    const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
+    const qA = `${taskQueue}@a`;
+    const qB = `${taskQueue}@b`;
+    const recShared: Recorder = { calls: [], releases: [] };
+    const recA: Recorder = { calls: [], releases: [] };
+    const recB: Recorder = { calls: [], releases: [] };
+    let claims = 0;
+    const sharedActs = fakeActivities(recShared, qA, {
+      async claimWorkerQueue() {
+        recShared.calls.push('claim');
+        return claims++ === 0 ? qA : qB;
+      },
+    });
+    const bundle = await workflowBundle();
+    const shared = await Worker.create({ connection: nativeConnection, namespace, taskQueue, workflowBundle: bundle, activities: sharedActs });
+    const workerA = await Worker.create({ connection: nativeConnection, namespace, taskQueue: qA, activities: fakeActivities(recA, qA) });
+    const workerB = await Worker.create({ connection: nativeConnection, namespace, taskQueue: qB, activities: fakeActivities(recB, qB) });
+    await shared.runUntil(async () => {
+      const input = leaseInput({ releaseAfterRun: true, workerPickupTimeoutMs: 2000 });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      // Worker A creates the box and gets it ready, then dies for good.
+      await workerA.runUntil(waitForPhase(handle, 'ready'));
+      await workerB.runUntil(async () => {
+        const result = await handle.executeUpdate(runUpdate, { args: [{ argv: ['echo', 'moved'], noSync: true }] });
+        expect(result.exitCode).toBe(0);
+        const summary = await handle.result();
+        expect(summary.released?.action).toBe('delete');
+        expect(summary.workerQueue).toBe(qB);
+      });
+      expect(recA.calls).toEqual(['create', 'waitReady']);
+      expect(recB.calls).toEqual(['adopt', 'run:echo moved', 'release:delete']);
+      expect(recShared.calls).toEqual(['claim', 'claim']);
+    });
+  });
 });
 
 async function waitForPhase(handle: WorkflowHandle, phase: string): Promise<void> {
