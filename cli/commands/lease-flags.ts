@@ -20,6 +20,11 @@ export interface LeaseConfigFlags {
   agxUser?: string;
   agxKey?: string;
   agxHostKey?: string;
+  gpu?: string;
+  gpuCount?: string;
+  maxPrice?: string;
+  vastImage?: string;
+  vastDisk?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -39,7 +44,12 @@ export function addLeaseConfigOptions(cmd: Command): Command {
     .option('--agx-gateway <host>', 'agx provider: workspace gateway hostname (default workspace.agx.so)')
     .option('--agx-user <user>', 'agx provider: vm user, the part before "+" in the gateway login')
     .option('--agx-key <path>', 'agx provider: your AGX-registered private key on the worker (default ~/.ssh/id_ed25519)')
-    .option('--agx-host-key <key>', 'agx provider: pin the gateway host key ("type base64" or SHA256:fingerprint)');
+    .option('--agx-host-key <key>', 'agx provider: pin the gateway host key ("type base64" or SHA256:fingerprint)')
+    .option('--gpu <name>', 'vast provider: GPU model, e.g. RTX_4090')
+    .option('--gpu-count <n>', 'vast provider: GPUs per instance (default 1)')
+    .option('--max-price <usd>', 'vast provider: refuse offers above this many $/hour (default 1)')
+    .option('--vast-image <image>', 'vast provider: docker image (default nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04)')
+    .option('--vast-disk <gb>', 'vast provider: disk in GB (default 20)');
 }
 
 /** Flags as a config layer; zod validates the values in `loadConfig` like any other source. */
@@ -54,6 +64,13 @@ export function leaseConfigFlags(o: LeaseConfigFlags): Layer {
   if (o.agxUser !== undefined) agx.user = o.agxUser;
   if (o.agxKey !== undefined) agx.keyPath = o.agxKey;
   if (o.agxHostKey !== undefined) agx.hostKey = o.agxHostKey;
+  const num = (v: string) => (/^\d+(\.\d+)?$/.test(v) ? Number(v) : v);
+  const vast: Layer = {};
+  if (o.gpu !== undefined) vast.gpuName = o.gpu;
+  if (o.gpuCount !== undefined) vast.gpuCount = num(o.gpuCount);
+  if (o.maxPrice !== undefined) vast.maxPrice = num(o.maxPrice);
+  if (o.vastImage !== undefined) vast.image = o.vastImage;
+  if (o.vastDisk !== undefined) vast.diskGB = num(o.vastDisk);
   return {
     provider: o.provider,
     release: o.release,
@@ -63,6 +80,7 @@ export function leaseConfigFlags(o: LeaseConfigFlags): Layer {
     taskQueue: o.taskQueue,
     ssh: Object.keys(ssh).length ? ssh : undefined,
     agx: Object.keys(agx).length ? agx : undefined,
+    vast: Object.keys(vast).length ? vast : undefined,
   };
 }
 

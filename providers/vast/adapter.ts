@@ -169,6 +169,13 @@ export class VastAdapter implements ProviderAdapter {
     return this.waitReadyInner(box, ctx, true);
   }
 
+  /** Attach another worker's copy of the lease key to the instance (fleet takeover). */
+  async authorize(box: BoxIdentity, publicKey: string, ctx: ProgressContext): Promise<void> {
+    const inst = await this.verifyOwned(box, 'authorize');
+    ctx.heartbeat({ phase: 'authorize' });
+    await this.ensureKeyAttached(inst.id, publicKey, box.leaseId);
+  }
+
   async listOwned(): Promise<OwnedResource[]> {
     await this.account('listOwned');
     const out: OwnedResource[] = [];
