@@ -52,6 +52,9 @@ import { ExpiresAtKey, StateKey } from './search-attributes.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
+/** A lease moves between workers at most this often per call before it gives up. */
+const MAX_WORKER_MOVES = 5;
+
 const shared = proxyActivities<Activities>(claimOptions);
 
 /**
@@ -86,15 +89,27 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       try {
         return await call(onWorker(state.workerQueue!, pickup));
       } catch (err) {
-        if (!isWorkerGone(err) || !state.box || moves >= 3) throw err;
-        const previous = state.workerQueue;
-        state.workerQueue = await shared.claimWorkerQueue();
-        log.warn('lease worker gone; moving the lease', { from: previous, to: state.workerQueue });
+        if (!isWorkerGone(err) || !state.box || moves >= MAX_WORKER_MOVES) throw err;
+        await moveToLiveWorker();
+      }
+    }
+  }
+
+  /** Claim a worker that polls the shared queue and let it take the box over (it may be gone too). */
+  async function moveToLiveWorker(): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      const previous = state.workerQueue;
+      state.workerQueue = await shared.claimWorkerQueue();
+      log.warn('lease worker gone; moving the lease', { from: previous, to: state.workerQueue });
+      try {
         state.target = await onWorker(state.workerQueue, pickup).waitReady.adoptBox.executeWithOptions(
-          { summary: `take over ${state.box.resourceId} from ${previous}` },
-          [{ ...providerRef, box: state.box, pinnedHostKeys: state.target?.hostKeys }],
+          { summary: `take over ${state.box!.resourceId} from ${previous}` },
+          [{ ...providerRef, box: state.box!, pinnedHostKeys: state.target?.hostKeys }],
         );
         publishState();
+        return;
+      } catch (err) {
+        if (!isWorkerGone(err) || tries >= MAX_WORKER_MOVES) throw err;
       }
     }
   }
