@@ -587,6 +587,8 @@ export class VastAdapter implements ProviderAdapter {
     };
     if (rec.offerId !== undefined) details.offerId = rec.offerId;
     if (rec.machineId !== undefined) details.machineId = rec.machineId;
+    // Failover attempts travel with the identity, so they are visible in workflow history.
+    if (rec.attempts.length) details.offersTried = rec.attempts.map((a) => `${a.offerId}:${a.outcome}`).join(',');
     return { provider: PROVIDER, leaseId: rec.leaseId, resourceId: String(id), scope: account.scope, details };
   }
 

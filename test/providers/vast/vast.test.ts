@@ -11,6 +11,7 @@ import { newLeaseId, testCtx, useTempStateDir } from '../helpers.js';
 import { describeAdapterConformance } from '../../conformance/adapter-conformance.js';
 import { FakeVast } from './fake-vast.js';
 import type { BoxIdentity, ProviderAdapter } from '../../../providers/adapter.js';
+import { childEnv } from '../../../providers/common/child-env.js';
 import { ensureLeaseKey } from '../../../providers/common/keys.js';
 import { sshExec } from '../../../providers/common/remote.js';
 import { isProviderError, type ProviderError } from '../../../providers/errors.js';
@@ -19,7 +20,11 @@ import { vastConfigSchema } from '../../../providers/vast/config.js';
 import { accruedCost, budgetReached } from '../../../providers/vast/cost.js';
 import { makeLabel, parseLabel } from '../../../providers/vast/label.js';
 import { readRecord } from '../../../providers/vast/record.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { toFailure } from '../../../activities/failures.js';
+import { createBox, releaseBox } from '../../../activities/lease.js';
+import type { CreateBoxResult } from '../../../activities/types.js';
 import { leaseConfigFlags } from '../../../cli/commands/lease-flags.js';
 import { loadConfig } from '../../../cli/config/load.js';
 
@@ -133,6 +138,7 @@ describe('vast provider', () => {
     const ctx = testCtx();
     const box = await vast().create({ leaseId, slug: 's', publicKey: k.publicKey, keyPath: k.keyPath }, ctx);
     expect(box.details.offerId).toBe(second!.id);
+    expect(box.details.offersTried).toBe(`${first!.id}:taken,${second!.id}:rented`);
     expect(ctx.logs.join('\n')).toContain(`offer ${first!.id} was taken`);
     expect(readRecord(leaseId)!.attempts.map((a) => [a.offerId, a.outcome])).toEqual([
       [first!.id, 'taken'],
@@ -228,6 +234,28 @@ describe('vast provider', () => {
     } finally {
       fake.listLagMs = 0;
     }
+  });
+
+  it('through the activities: createBox fails as Provider.ambiguous, its retry adopts; rollback releaseBox without an identity finds and deletes exactly that one', async () => {
+    const leaseId = newLeaseId();
+    const input = { provider: 'vast', providerConfig: settings({ createGraceMs: 0 }), leaseId, slug: 'act' };
+    fake.fail('createInstance', { status: 500, apply: true });
+    fake.listLagMs = 1_500;
+    try {
+      const err = await new MockActivityEnvironment().run(createBox, input).catch((e: unknown) => e);
+      seenErrors.push(err);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(err).toMatchObject({ type: 'Provider.ambiguous', nonRetryable: false });
+      await sleep(1_600);
+    } finally {
+      fake.listLagMs = 0;
+    }
+    const res = (await new MockActivityEnvironment().run(createBox, input)) as CreateBoxResult;
+    expect(res).toMatchObject({ adopted: true, defaultReleaseAction: 'delete' });
+    expect(fake.list(ACCOUNT, leaseId).map((i) => String(i.id))).toEqual([res.box.resourceId]);
+    const rel = await new MockActivityEnvironment().run(releaseBox, { ...input, action: 'delete' as const });
+    expect(rel).toMatchObject({ action: 'delete', count: 1, alreadyGone: false });
+    expect(fake.list(ACCOUNT, leaseId)).toHaveLength(0);
   });
 
   it('429 with Retry-After: a long wait is handed to Temporal as retryAfterMs; a short one is waited out', async () => {
@@ -478,6 +506,16 @@ describe('vast: after everything', () => {
       expect(text).not.toContain(otherKey);
     }
     for (const j of seenJson) expect(j).not.toContain(key);
+    // No child process (ssh, rsync, sshd) inherits the key.
+    process.env.DURABOX_VAST_API_KEY = otherKey;
+    try {
+      const env = childEnv();
+      expect(env.VAST_API_KEY).toBeUndefined();
+      expect(env.DURABOX_VAST_API_KEY).toBeUndefined();
+      expect(JSON.stringify(env)).not.toContain(key);
+    } finally {
+      delete process.env.DURABOX_VAST_API_KEY;
+    }
     // Lease records on the worker hold no key either.
     const leases = join(stateDir, 'leases');
     mkdirSync(leases, { recursive: true });
