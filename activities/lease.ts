@@ -12,7 +12,7 @@ import { leaseDir } from '../providers/common/state-dir.js';
 import { ProviderError } from '../providers/errors.js';
 import { getProvider } from '../providers/registry.js';
 import { translated } from './failures.js';
-import { progressContext } from './progress.js';
+import { keepingAlive, progressContext } from './progress.js';
 import { holdPoint } from './test-hooks.js';
 import type { BoxInput, CreateBoxInput, CreateBoxResult, ReleaseBoxInput, ReleaseBoxResult } from './types.js';
 
@@ -43,9 +43,12 @@ export async function waitBoxReady(input: BoxInput): Promise<SshTarget> {
   return translated(async () => {
     const adapter = getProvider(input.provider, input.providerConfig);
     await holdPoint('wait-ready');
-    const target = await adapter.waitReady(input.box, progressContext());
-    // Providers that publish the host key pin it already; the rest are pinned at first contact.
-    return pinHostKey(target);
+    // Each probe may take longer than the heartbeat timeout on a slow box: keep beating meanwhile.
+    return keepingAlive(async (progress) => {
+      const target = await adapter.waitReady(input.box, progress);
+      // Providers that publish the host key pin it already; the rest are pinned at first contact.
+      return pinHostKey(target);
+    });
   });
 }
 
@@ -68,7 +71,7 @@ export async function adoptBox(input: BoxInput & { pinnedHostKeys?: string[] }):
 export async function resumeBox(input: BoxInput): Promise<SshTarget> {
   return translated(async () => {
     const adapter = getProvider(input.provider, input.providerConfig);
-    return pinHostKey(await adapter.resume(input.box, progressContext()));
+    return keepingAlive(async (progress) => pinHostKey(await adapter.resume(input.box, progress)));
   });
 }
 

@@ -21,7 +21,7 @@ import {
 import { syncTree } from '../providers/common/sync.js';
 import { ProviderError } from '../providers/errors.js';
 import type { RunCommandInput, RunCommandResult, SyncInput, SyncResult } from './types.js';
-import { progressContext } from './progress.js';
+import { keepingAlive } from './progress.js';
 import { holdPoint } from './test-hooks.js';
 import { translated } from './failures.js';
 
@@ -29,9 +29,12 @@ export async function syncWorkdir(input: SyncInput): Promise<SyncResult> {
   return translated(async () => {
     const started = Date.now();
     await holdPoint('sync');
-    const res = await syncTree(
-      { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: [...(input.excludes ?? []), ...stateDirExclude(input.localRoot)] },
-      progressContext(),
+    // The bookkeeping ssh calls may outlast the heartbeat timeout on a slow box: keep beating.
+    const res = await keepingAlive((progress) =>
+      syncTree(
+        { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: [...(input.excludes ?? []), ...stateDirExclude(input.localRoot)] },
+        progress,
+      ),
     );
     // The fingerprint itself stays out of history: the box keeps it.
     return { workdir: res.workdir, files: res.files, bytes: res.bytes, deleted: res.deleted, skipped: res.skipped, ms: Date.now() - started };
