@@ -1,0 +1,130 @@
+/**
+ * Benches 1 and 2: a warm rerun on a ready local lease.
+ *
+ *   1. nothing changed:   `durabox run --id L -- true`  vs  `ssh -i key … host true` (fresh connection)
+ *   2. one file changed:  the same                      vs  `rsync -az` of the tree + `ssh host true`
+ *
+ * Where the time goes comes from the CLI's stderr lines (arrival time here) and the lease
+ * workflow's history event times (same machine, same clock).
+ */
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  activitySpan, handSshArgs, historyEvents, log, makeGitRepo, median, mustRun, ratioRow, reps, round, smallTree, withBench,
+  type HistoryEvent, type Row, type TargetFacts, type Timed,
+} from './support.js';
+
+const TREE_FILES = 200;
+
+interface Breakdown {
+  total: number;
+  /** spawn → "running on lease" on stderr: node start, imports, config, connect, describe. */
+  cliStart: number;
+  /** that line → update accepted by the workflow (update request + a workflow task). */
+  toAccepted: number;
+  /** accepted → sync activity scheduled / run activity scheduled (workflow tasks, dispatch). */
+  sync: number;
+  run: number;
+  /** everything between activities inside the workflow (task round trips). */
+  workflowGaps: number;
+  /** update completed → CLI exited (result delivery, output drain, connection close, exit). */
+  toExit: number;
+}
+
+export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<string, Record<string, number>> }> {
+  return withBench('warm', {}, async (b) => {
+    const repo = makeGitRepo(join(b.dir, 'repo'), smallTree(TREE_FILES));
+    log(`warm: creating a kept lease (tree of ${TREE_FILES} files)`);
+    const first = await b.mustCli(['--json', 'run', '--keep', '--', 'true'], { cwd: repo });
+    const leaseId = (JSON.parse(first.stdout) as { leaseId: string }).leaseId;
+    const status = JSON.parse((await b.mustCli(['--json', 'status', leaseId])).stdout) as { target: TargetFacts & { workRoot: string } };
+    const t = status.target;
+    const client = await b.connect();
+    const wfId = `lease-${leaseId}`;
+    const ssh = (cmd: string, mux?: string) => mustRun('ssh', [...handSshArgs(b.stateDir, leaseId, t, { multiplexed: mux }), cmd], { timeoutMs: 30_000 });
+    const muxPath = join(b.dir, 'mux');
+
+    // Warm everything once: the worker's ControlMaster, the OS caches, the hand-made copy.
+    await b.mustCli(['run', '--id', leaseId, '--', 'true'], { cwd: repo });
+    await ssh('true');
+    await ssh('true', muxPath);
+    const handDir = `${t.workRoot}/hand-copy/`;
+    const rsyncArgs = ['-az', '--mkpath', '--exclude', '.git', '-e', ['ssh', ...handSshArgs(b.stateDir, leaseId, t).slice(0, -1)].map(q).join(' '), `${repo}/`, `${t.user}@${t.host}:${handDir}`];
+    await mustRun('rsync', rsyncArgs, { timeoutMs: 60_000 });
+
+    const n = reps(7);
+    const unchanged: number[] = [];
+    const floor: number[] = [];
+    const floorMux: number[] = [];
+    const changed: number[] = [];
+    const handSync: number[] = [];
+    const parts1: Breakdown[] = [];
+    const parts2: Breakdown[] = [];
+    let seen = (await historyEvents(client, wfId)).length;
+    const newEvents = async () => {
+      const all = await historyEvents(client, wfId);
+      const fresh = all.slice(seen);
+      seen = all.length;
+      return fresh;
+    };
+
+    for (let i = 0; i < n; i++) {
+      log(`warm: round ${i + 1}/${n}`);
+      // 1. nothing changed
+      const r1 = await b.mustCli(['run', '--id', leaseId, '--', 'true'], { cwd: repo });
+      unchanged.push(r1.ms);
+      parts1.push(breakdown(r1, await newEvents()));
+      floor.push((await ssh('true')).ms);
+      floorMux.push((await ssh('true', muxPath)).ms);
+
+      // 2. one file changed (a new line each round, so the fingerprint differs every time)
+      const file = join(repo, 'src', 'm0', 'file0.ts');
+      appendFileSync(file, `// durabox bench edit ${i}\n`);
+      const r2 = await b.mustCli(['run', '--id', leaseId, '--', 'true'], { cwd: repo });
+      if (!/synced/.test(r2.stderr)) throw new Error(`expected a sync after a change: ${r2.stderr}`);
+      changed.push(r2.ms);
+      parts2.push(breakdown(r2, await newEvents()));
+      appendFileSync(file, `// hand edit ${i}\n`);
+      const rs = await mustRun('rsync', rsyncArgs, { timeoutMs: 60_000 });
+      const tr = await ssh('true');
+      handSync.push(rs.ms + tr.ms);
+    }
+    writeFileSync(join(repo, 'src', 'm0', 'file0.ts'), 'export const v0 = 0;\n');
+
+    const rows = [
+      ratioRow('1 warm rerun, nothing changed', '`durabox run --id L -- true`', unchanged, floor, '`ssh host true` (fresh connection)', 2,
+        `vs multiplexed ssh (${round(median(floorMux))} ms): ${round(median(unchanged) / median(floorMux), 1)}×`),
+      ratioRow('2 warm rerun, one file changed', '`durabox run --id L -- true`', changed, handSync, '`rsync -az` tree + `ssh host true`', 1.5),
+    ];
+    rows[0].baselineSamples = floor.map((x) => round(x));
+    return { rows, breakdown: { 'nothing changed': medianBreakdown(parts1), 'one file changed': medianBreakdown(parts2) } };
+  });
+}
+
+function breakdown(r: Timed, events: HistoryEvent[]): Breakdown {
+  const end = r.startedAt + r.ms;
+  const line = r.stderrLines.find((l) => /running on lease/.test(l.text));
+  const accepted = events.find((e) => e.type === 'WORKFLOW_EXECUTION_UPDATE_ACCEPTED');
+  const completed = events.find((e) => e.type === 'WORKFLOW_EXECUTION_UPDATE_COMPLETED');
+  const sync = activitySpan(events, 'syncWorkdir');
+  const run = activitySpan(events, 'runCommand');
+  const cliStart = line ? line.at - r.startedAt : NaN;
+  const toAccepted = accepted && line ? accepted.at - line.at : NaN;
+  const inWorkflow = accepted && completed ? completed.at - accepted.at : NaN;
+  return {
+    total: r.ms,
+    cliStart,
+    toAccepted,
+    sync: sync?.ms ?? 0,
+    run: run?.ms ?? NaN,
+    workflowGaps: inWorkflow - (sync?.ms ?? 0) - (run?.ms ?? 0),
+    toExit: completed ? end - completed.at : NaN,
+  };
+}
+
+function medianBreakdown(parts: Breakdown[]): Record<string, number> {
+  const keys = Object.keys(parts[0] ?? {}) as (keyof Breakdown)[];
+  return Object.fromEntries(keys.map((k) => [k, round(median(parts.map((p) => p[k]).filter((x) => Number.isFinite(x))))]));
+}
+
+const q = (s: string) => (/^[A-Za-z0-9_./=:@^,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
