@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
+import { historyCommand } from './commands/history.js';
 import { listCommand } from './commands/list.js';
 import { attachCommand, logsCommand } from './commands/logs.js';
 import { runCommand } from './commands/run.js';
@@ -28,7 +29,7 @@ export function makeProgram(opts: { exitOverride?: boolean } = {}): Command {
   if (opts.exitOverride) program.exitOverride();
   // Only `run` passes options after its command through to that command (`durabox run npm test --ci`).
   program.addCommand(runCommand().passThroughOptions());
-  for (const cmd of [warmupCommand(), statusCommand(), listCommand(), stopCommand(), sshCommand(), doctorCommand(), serverCommand(), workerCommand(), logsCommand(), attachCommand(), cleanupCommand()]) {
+  for (const cmd of [warmupCommand(), statusCommand(), listCommand(), stopCommand(), sshCommand(), doctorCommand(), serverCommand(), workerCommand(), logsCommand(), attachCommand(), cleanupCommand(), historyCommand()]) {
     program.addCommand(cmd);
   }
   // addCommand does not inherit settings: give every (sub)command the program's exit behaviour.
