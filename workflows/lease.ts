@@ -75,6 +75,8 @@ function onWorker(queue: string, pickupMs: number | string = WORKER_PICKUP_TIMEO
 export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   const state = new LeaseState(input, Date.now());
   const runScopes = new Map<string, CancellationScope>();
+  /** Why the lease is ending, once it is: a run cut short by expiry reports that, not a cancel. */
+  let stopping: EndReason | undefined;
   const providerRef = { provider: input.provider, providerConfig: input.providerConfig };
 
   /**
@@ -190,9 +192,14 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       // the box is unreachable or gone after retries, and the lease follows its release policy.
       const badInput = ['Provider.invalid', 'Config', 'InvalidRun'].includes(failureType(err) ?? '');
       if (!cancelled && !badInput) state.requestRelease({ reason: 'box lost' }, 'box-lost');
+      const expired = cancelled && (stopping === 'ttl' || stopping === 'idle');
       throw ApplicationFailure.create({
-        type: cancelled ? 'RunCancelled' : 'RunLost',
-        message: cancelled ? `run ${runId} was cancelled` : `run ${runId} failed: ${failureMessage(err)}`,
+        type: expired ? 'LeaseExpired' : cancelled ? 'RunCancelled' : 'RunLost',
+        message: expired
+          ? `run ${runId} was stopped: the lease reached its ${stopping === 'ttl' ? 'maximum lifetime' : 'idle timeout'}`
+          : cancelled
+            ? `run ${runId} was cancelled`
+            : `run ${runId} failed: ${failureMessage(err)}`,
         nonRetryable: true,
       });
     } finally {
@@ -255,6 +262,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   }
 
   // Stop whatever still runs on the box before releasing it.
+  stopping = endReason;
   for (const scope of runScopes.values()) scope.cancel();
   await CancellationScope.nonCancellable(async () => {
     await condition(() => !state.busy);

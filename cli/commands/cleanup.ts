@@ -8,6 +8,7 @@ import { CLEANUP_SCHEDULE_ID, SWEEP_WORKFLOW_TYPE, type SweepInput, type SweepRe
 import type { orphanSweepWorkflow } from '../../workflows/sweep.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { makeOutput } from '../output.js';
+import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 import { DEFAULT_CLEANUP_EVERY_MS, ensureCleanupSchedule, sweepProviders } from '../temporal/schedules.js';
 import { ConfigError } from '../errors.js';
@@ -40,7 +41,7 @@ export function cleanupCommand(): Command {
       const { providers, omitted } = sweepProviders(g.provider);
       for (const o of omitted) out.step(`not sweeping ${o}`);
       const input: SweepInput = { providers, graceMs, dryRun: !!g.dryRun, releaseUnrecorded: !!g.releaseUnrecorded };
-      const taskQueue = process.env.DURABOX_TASK_QUEUE || 'durabox';
+      const taskQueue = configuredTaskQueue();
       const { client } = await connectTemporal(taskQueue, (l) => out.step(l));
 
       if (g.schedule) {

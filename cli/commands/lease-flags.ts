@@ -37,6 +37,7 @@ export function addLeaseConfigOptions(cmd: Command): Command {
     .option('--idle <duration>', 'release after this long without a run or touch (default 30m)')
     .option('--env <name>', 'forward this environment variable by name (repeatable; NAME* for a prefix)', collect)
     .option('--exclude <pattern>', 'do not sync paths matching this pattern (repeatable)', collect)
+    .option('--task-queue <name>', 'Temporal task queue of the durabox workers (default durabox)')
     .option('--ssh-host <host>', 'ssh provider: host to use')
     .option('--ssh-port <port>', 'ssh provider: port')
     .option('--ssh-user <user>', 'ssh provider: login user')

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { LEASE_WORKFLOW_TYPE } from '../../workflows/messages.js';
 import { makeOutput } from '../output.js';
+import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 
 export function listCommand(): Command {
@@ -12,7 +13,7 @@ export function listCommand(): Command {
     .action(async (_o: unknown, command: Command) => {
       const g = command.optsWithGlobals() as { all?: boolean; limit: string; json?: boolean; quiet?: boolean };
       const out = makeOutput(g);
-      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
       const limit = Math.max(1, Number.parseInt(g.limit, 10) || 50);
       const query = `WorkflowType = '${LEASE_WORKFLOW_TYPE}'${g.all ? '' : " AND ExecutionStatus = 'Running'"}`;
       const rows: Array<Record<string, unknown>> = [];

@@ -18,6 +18,7 @@ import { ExitCode } from '../exit-codes.js';
 import { leaseStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
 import { makeOutput, type Output } from '../output.js';
 import { followRunOutput, runLogPaths } from '../run-output.js';
+import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 
 const POLL_MS = 300;
@@ -38,7 +39,7 @@ export function logsCommand(): Command {
         await followRunOutput(runId).finish();
         return;
       }
-      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
       const handle = await leaseOfRun(client, runId);
       const follower = followRunOutput(runId);
       try {
@@ -56,7 +57,7 @@ export function attachCommand(): Command {
     .action(async (ref: string, _o: unknown, command: Command) => {
       const g = command.optsWithGlobals() as Globals;
       const out = makeOutput({ quiet: g.quiet });
-      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
       const handle = await resolveLease(client, ref);
       process.exitCode = await attach(handle, ref, out);
     });

@@ -44,7 +44,8 @@ export function runFailureExit(err: unknown, interrupted: boolean): { code: numb
   if (err instanceof CliError) return { code: err.exitCode, message: err.message };
   const type = failureType(err);
   const message = failureMessage(err);
-  if (type === 'RunCancelled' || interrupted) return { code: ExitCode.interrupted, message: 'run cancelled' };
+  if (interrupted || type === 'RunCancelled') return { code: ExitCode.interrupted, message: 'run cancelled' };
+  if (type === 'LeaseExpired') return { code: ExitCode.timeout, message };
   if (type === 'RunLost') return { code: ExitCode.transport, message };
   if (err instanceof WorkflowUpdateFailedError || type) return { code: ExitCode.provider, message };
   return { code: ExitCode.internal, message };

@@ -2,6 +2,7 @@
  * `durabox server start|stop|status`: the embedded Temporal dev server plus the background worker.
  * Results go to stdout (scriptable); progress goes to stderr.
  */
+import { configuredTaskQueue } from '../config/load.js';
 import { Command } from 'commander';
 import {
   devServerStatus,
@@ -14,7 +15,7 @@ import {
 import { ensureCleanupScheduleQuietly } from '../temporal/schedules.js';
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
-const taskQueue = () => process.env.DURABOX_TASK_QUEUE || 'durabox';
+const taskQueue = () => configuredTaskQueue();
 
 export function serverCommand(): Command {
   const cmd = new Command('server').description('run the embedded Temporal dev server and the background worker');

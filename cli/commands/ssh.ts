@@ -5,6 +5,7 @@ import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { leaseStatus, resolveLease } from '../lease-client.js';
 import { makeOutput } from '../output.js';
+import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 
 export function sshCommand(): Command {
@@ -14,7 +15,7 @@ export function sshCommand(): Command {
     .action(async (ref: string, _o: unknown, command: Command) => {
       const g = command.optsWithGlobals() as { json?: boolean; quiet?: boolean };
       const out = makeOutput(g);
-      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
       const s = await leaseStatus(await resolveLease(client, ref));
       if (!s.target || s.phase === 'released' || s.phase === 'failed') {
         throw new CliError(`lease ${ref} has no reachable box (${s.phase})`, ExitCode.notFound);

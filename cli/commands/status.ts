@@ -5,6 +5,7 @@ import { describeRun } from '../../workflows/describe.js';
 import { LeaseNotFoundError } from '../errors.js';
 import { leaseStatus, resolveLease } from '../lease-client.js';
 import { makeOutput } from '../output.js';
+import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 
 export function statusCommand(): Command {
@@ -15,7 +16,7 @@ export function statusCommand(): Command {
     .action(async (ref: string | undefined, _o: unknown, command: Command) => {
       const g = command.optsWithGlobals() as { wait?: boolean; json?: boolean; quiet?: boolean; taskQueue?: string };
       const out = makeOutput(g);
-      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
       if (!ref) {
         for await (const wf of client.workflow.list({ query: `WorkflowType = '${LEASE_WORKFLOW_TYPE}'`, pageSize: 1 })) {
           ref = wf.workflowId;

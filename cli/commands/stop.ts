@@ -5,6 +5,7 @@ import type { ReleaseAction } from '../../providers/adapter.js';
 import { ConfigError } from '../errors.js';
 import { leaseStatus, resolveLease } from '../lease-client.js';
 import { makeOutput } from '../output.js';
+import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 
 export function stopCommand(): Command {
@@ -21,7 +22,7 @@ export function stopCommand(): Command {
       if (chosen.length > 1) throw new ConfigError(`choose one of --delete, --stop, --keep (got ${chosen.map((c) => `--${c}`).join(' ')})`);
       const action: ReleaseAction | undefined = chosen[0];
       const out = makeOutput(g);
-      const { client } = await connectTemporal(process.env.DURABOX_TASK_QUEUE ?? 'durabox', (l) => out.step(l));
+      const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
       const handle = await resolveLease(client, ref);
       const desc = await handle.describe();
       if (desc.status.name === 'RUNNING') {

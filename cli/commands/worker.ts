@@ -1,5 +1,6 @@
 /** `durabox worker`: a foreground worker (for a fleet with TEMPORAL_ADDRESS, or the embedded server). */
 import { Command } from 'commander';
+import { configuredTaskQueue } from '../config/load.js';
 import { makeOutput } from '../output.js';
 import { clusterFromEnv } from '../temporal/connect.js';
 import { ensureCleanupScheduleQuietly } from '../temporal/schedules.js';
@@ -11,7 +12,7 @@ export function workerCommand(): Command {
     .action(async (_o: unknown, command: Command) => {
       const g = command.optsWithGlobals() as { taskQueue?: string; json?: boolean; quiet?: boolean };
       const out = makeOutput(g);
-      const taskQueue = g.taskQueue ?? process.env.DURABOX_TASK_QUEUE ?? 'durabox';
+      const taskQueue = g.taskQueue ?? configuredTaskQueue();
       let cluster = clusterFromEnv();
       if (!cluster) {
         const { ensureDevServer } = await import('../temporal/dev-server.js');

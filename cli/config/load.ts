@@ -4,6 +4,7 @@
  * merged result is parsed once. Repository config is untrusted: it may not set the keys that decide
  * where a credential is sent (each provider lists them).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -147,4 +148,21 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const providerParsed = (reg.configSchema as z.ZodType).safeParse(config[config.provider] ?? {});
   if (!providerParsed.success) throw new ConfigError(describeIssues(`${config.provider} settings`, providerParsed.error));
   return { config, providerConfig: providerParsed.data as Record<string, unknown>, sources };
+}
+
+/**
+ * The task queue every command must agree on: from flags' absence, env, repo and user config. The
+ * embedded background worker is restarted when asked for another queue, so a command that read
+ * only the environment would move the worker away from the leases' queue.
+ */
+export function configuredTaskQueue(cwd = process.cwd()): string {
+  return loadConfig({ repoRoot: repoRootOf(cwd) }).config.taskQueue;
+}
+
+function repoRootOf(cwd: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || cwd;
+  } catch {
+    return cwd;
+  }
 }

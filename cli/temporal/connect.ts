@@ -62,8 +62,12 @@ export async function connectTemporal(taskQueue: string, log: (line: string) => 
   const embedded = !cluster;
   if (!cluster) {
     const { ensureDevServer, ensureBackgroundWorker } = await import('./dev-server.js');
-    const server = await ensureDevServer({ log });
-    await ensureBackgroundWorker({ address: server.address, namespace: server.namespace, taskQueue, log });
+    const server = await ensureDevServer({ log }).catch((err: Error) => {
+      throw new CliError(`embedded Temporal server: ${err.message.split('\n')[0]}`, ExitCode.temporal);
+    });
+    await ensureBackgroundWorker({ address: server.address, namespace: server.namespace, taskQueue, log }).catch((err: Error) => {
+      throw new CliError(`background worker: ${err.message.split('\n')[0]}`, ExitCode.temporal);
+    });
     cluster = { address: server.address, namespace: server.namespace };
     uiUrl = server.uiUrl;
   }
