@@ -166,7 +166,9 @@ export async function startServer(dir: string): Promise<ServerHandle> {
   const address = `127.0.0.1:${port}`;
   const namespace = 'default';
   const logFd = openSync(join(dir, 'temporal.log'), 'a');
-  const child = spawn(binary, startDevArgs({ dbFile: join(dir, 'bench.sqlite'), port, namespace, headless: true }), {
+  // DURABOX_BENCH_DB=memory: SQLite in memory, to tell the server's disk writes apart from the rest.
+  const dbFile = process.env.DURABOX_BENCH_DB === 'memory' ? undefined : join(dir, 'bench.sqlite');
+  const child = spawn(binary, startDevArgs({ dbFile, port, namespace, headless: true }), {
     cwd: dir,
     stdio: ['ignore', logFd, logFd],
   });
@@ -250,7 +252,7 @@ export class Bench {
 
   /** The built CLI with this bench's environment. */
   cli(args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Timed> {
-    return timed(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 180_000 });
+    return timed(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 300_000 });
   }
 
   async mustCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Timed> {
