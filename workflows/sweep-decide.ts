@@ -36,6 +36,11 @@ export interface SweepInput {
    * sharing the provider account may own them.
    */
   releaseUnrecorded?: boolean;
+  /**
+   * How long a release waits for the lease's own worker to pick it up before any worker does it
+   * (default 1 min).
+   */
+  workerPickupMs?: number;
 }
 
 /** What Temporal knows about one lease, as the `leaseStatesFor` activity reports it. */

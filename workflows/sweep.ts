@@ -7,7 +7,7 @@
  * A provider that fails is reported and the others go on. Every decision, with its reason, is in
  * the result and therefore in history. Deterministic code only: activities do all I/O.
  */
-import { getExternalWorkflowHandle, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { ActivityFailure, TimeoutFailure, getExternalWorkflowHandle, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { OwnedResource } from '../providers/adapter.js';
 import { sweepListOptions, sweepReleaseOptions } from './activity-options.js';
@@ -31,7 +31,14 @@ type Activities = ReturnType<typeof createActivities>;
 const shared = proxyActivities<Activities>(sweepListOptions);
 const sharedRelease = proxyActivities<Activities>(sweepReleaseOptions);
 /** The lease's own worker holds its key (and, for the local provider, the box itself). */
-const onQueue = (queue: string | undefined) => (queue ? proxyActivities<Activities>({ ...sweepReleaseOptions, taskQueue: queue }) : sharedRelease);
+const onQueue = (queue: string | undefined, input: SweepInput) =>
+  queue
+    ? proxyActivities<Activities>({
+        ...sweepReleaseOptions,
+        taskQueue: queue,
+        ...(input.workerPickupMs ? { scheduleToStartTimeout: input.workerPickupMs } : {}),
+      })
+    : sharedRelease;
 
 export async function orphanSweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const startedAt = Date.now();
@@ -86,11 +93,18 @@ async function decideAndApply(p: SweepProvider, resource: OwnedResource, lease: 
   // A recorded box identity is revalidated by the adapter; without one, releaseBox finds the box by
   // this lease's marker and refuses if more than one carries it.
   const box = lease.box && lease.box.resourceId === resource.resourceId ? lease.box : undefined;
-  try {
-    const r = await onQueue(lease.workerQueue).releaseBox.executeWithOptions(
-      { summary: `release ${resource.resourceId} (${plan.action ?? 'provider default'}): ${plan.reason}` },
+  const release = (queue: string | undefined, why = '') =>
+    onQueue(queue, input).releaseBox.executeWithOptions(
+      { summary: `release ${resource.resourceId} (${plan.action ?? 'provider default'}): ${plan.reason}${why}` },
       [{ ...p, leaseId: resource.leaseId, slug: lease.slug ?? '', box, action: plan.action }],
     );
+  try {
+    // The lease's own worker first; when it is gone (nobody picks the task up), any worker: the
+    // adapter revalidates ownership and scope wherever it runs.
+    const r = await release(lease.workerQueue).catch((err) => {
+      if (!lease.workerQueue || !notPickedUp(err)) throw err;
+      return release(undefined, ` (its worker ${lease.workerQueue} is gone)`);
+    });
     const note = r.alreadyGone ? ' (it was already gone)' : r.note ? ` (${r.note})` : '';
     return { ...base, outcome: 'released', action: r.action, reason: `${plan.reason}${note}` };
   } catch (err) {
@@ -103,7 +117,7 @@ async function checkVanished(p: SweepProvider, lease: LeaseFacts, input: SweepIn
   const base = { provider: p.provider, leaseId: lease.leaseId, resourceId: lease.box?.resourceId, workflowStatus: lease.workflowStatus };
   let found;
   try {
-    found = await onQueue(lease.workerQueue).findLeaseBoxes.executeWithOptions(
+    found = await onQueue(lease.workerQueue, input).findLeaseBoxes.executeWithOptions(
       { summary: `confirm that lease ${lease.leaseId}'s box ${lease.box?.resourceId} is gone` },
       [{ ...p, leaseId: lease.leaseId, slug: lease.slug ?? '' }],
     );
@@ -119,6 +133,10 @@ async function checkVanished(p: SweepProvider, lease: LeaseFacts, input: SweepIn
     return { ...base, outcome: 'failed', reason: `${reason}; signalling release failed: ${failureMessage(err)}` };
   }
   return { ...base, outcome: 'release-requested', reason: `${reason}; signalled release` };
+}
+
+function notPickedUp(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }
 
 function summaryText(r: SweepResult): string {

@@ -141,6 +141,18 @@ describe('orphanSweepWorkflow', () => {
     });
   });
 
+  it("releases from any worker when the lease's own worker is gone", async () => {
+    const world: World = {
+      owned: { fake: [box('dbx_orphaned', 120)] },
+      leases: [{ leaseId: 'dbx_orphaned', workflowStatus: 'TERMINATED', releaseAction: 'stop', workerQueue: 'nobody-polls-this@gone' }],
+    };
+    await withSweepWorker(world, async (taskQueue, rec) => {
+      const r = await sweep(taskQueue, { providers: [local], workerPickupMs: 2000 });
+      expect(decisionFor(r, 'dbx_orphaned')).toMatchObject({ outcome: 'released', action: 'stop' });
+      expect(rec.releasedOn).toEqual(['shared dbx_orphaned stop']);
+    });
+  });
+
   it('a dry run decides the same and releases nothing', async () => {
     const world: World = {
       owned: { fake: [box('dbx_old', 120), box('dbx_new', 2)] },
