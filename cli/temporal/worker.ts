@@ -44,7 +44,10 @@ export async function runWorker(opts: WorkerRunOptions): Promise<void> {
   const connection = await NativeConnection.connect({ address: opts.cluster.address, tls: opts.cluster.tls, apiKey: opts.cluster.apiKey });
   const client = lazyActivityClient(opts.cluster);
   const activities = createActivities({ workerQueue, client: client.get });
-  const common = { connection, namespace: opts.cluster.namespace, shutdownGraceTime: '10s' as const };
+  // Heartbeats reach the server at most every 0.8 × heartbeatTimeout (12 s) by default, and a
+  // cancellation (Ctrl-C, durabox stop) reaches an activity only with a heartbeat's answer; 2 s
+  // keeps Ctrl-C → remote process group killed within a few seconds.
+  const common = { connection, namespace: opts.cluster.namespace, shutdownGraceTime: '10s' as const, maxHeartbeatThrottleInterval: '2s' as const };
   const shared = await Worker.create({ ...common, taskQueue: opts.taskQueue, ...workflowSource(), activities });
   const own = await Worker.create({ ...common, taskQueue: workerQueue, activities });
   writeFileSync(join(workerDir(), 'ready'), `${process.pid}\n`);

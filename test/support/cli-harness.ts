@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,8 @@ export class CliHarness {
   readonly taskQueue = `e2e-${randomBytes(4).toString('hex')}`;
   readonly env: NodeJS.ProcessEnv;
   private workers: ChildProcess[] = [];
+  /** Each started worker's stdout+stderr so far (for failure messages). */
+  readonly workerLogs: Buffer[][] = [];
   client?: Client;
 
   constructor(
@@ -54,11 +56,13 @@ export class CliHarness {
     const log = join(this.stateDir, `worker-${this.workers.length}.log`);
     const child = spawn(process.execPath, [CLI, 'worker'], { env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
+    this.workerLogs.push(chunks);
     child.stdout!.on('data', (c: Buffer) => chunks.push(c));
     child.stderr!.on('data', (c: Buffer) => chunks.push(c));
     child.on('exit', () => { try { writeFileSync(log, Buffer.concat(chunks)); } catch { /* state dir already removed */ } });
     this.workers.push(child);
-    const deadline = Date.now() + 60_000;
+    // Generous: on a loaded 2-core machine several workers starting at once take a while.
+    const deadline = Date.now() + 150_000;
     while (!(existsSync(ready) && readFileSync(ready, 'utf8').trim() === String(child.pid))) {
       if (child.exitCode !== null) throw new Error(`worker exited early: ${Buffer.concat(chunks).toString().slice(-2000)}`);
       if (Date.now() > deadline) throw new Error('worker did not become ready');
@@ -96,7 +100,7 @@ export class CliHarness {
       child.on('error', reject);
       child.on('close', (code) => resolvePromise({ code: code ?? -1, ...out }));
     });
-    const waitFor = async (pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 90_000) => {
+    const waitFor = async (pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout', timeoutMs = 180_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(out[stream])) {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`CLI exited before ${pattern}: ${out.stderr.slice(-1500)}`);
@@ -113,6 +117,15 @@ export class CliHarness {
   }
 
   cleanup(): void {
+    // Boxes a failed test never released: their sshd runs detached and would outlive the test.
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (argv.includes('sshd') && argv.includes(`${this.stateDir}/boxes/`)) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 }
