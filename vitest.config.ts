@@ -7,8 +7,8 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more parallel files only make Temporal-backed tests slower and flakier.
     maxWorkers: 2,
-    testTimeout: 180_000,
-    hookTimeout: 180_000,
+    testTimeout: 420_000,
+    hookTimeout: 300_000,
     // One real dev server for the whole run; tests get its address through inject().
     globalSetup: ['test/support/global-setup.ts'],
     // Worker INFO logs would drown the test output.

@@ -170,7 +170,13 @@ async function waitUntilReady(pid: number, readyFile: string, logFile: string, t
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (readPid(readyFile) === pid) return;
-    const why = exited?.() ?? (isAlive(pid) ? undefined : 'process is gone');
+    let why = exited?.() ?? (isAlive(pid) ? undefined : 'process is gone');
+    // Our own child can look gone (a zombie) before Node delivers its exit event: wait for the
+    // event briefly so the message carries the real exit code.
+    for (let i = 0; exited && why === 'process is gone' && i < 20; i++) {
+      await sleep(50);
+      why = exited() ?? why;
+    }
     if (why) throw new Error(`durabox worker exited during startup (${why}); see ${logFile}`);
     if (Date.now() > deadline) {
       throw new Error(`durabox worker (pid ${pid}) was not polling within ${Math.round(timeoutMs / 1000)} s; see ${logFile}`);

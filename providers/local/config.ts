@@ -8,7 +8,7 @@ export const localConfigSchema = z
     /** How long a freshly spawned sshd may take to listen. */
     startTimeoutMs: z.number().int().positive().default(10_000),
     /** Limit for the SSH probe in waitReady/resume. */
-    readyTimeoutMs: z.number().int().positive().default(30_000),
+    readyTimeoutMs: z.number().int().positive().default(120_000),
   })
   .strict();
 

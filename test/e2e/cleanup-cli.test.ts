@@ -59,7 +59,7 @@ describe('durabox cleanup', () => {
     const stop = await h.run(['stop', live.leaseId]);
     expect(stop.code, stop.stderr).toBe(0);
     await liveHandle.result();
-  });
+  }, 420_000);
 
   it('creates, then updates, the cleanup schedule idempotently', async () => {
     const client = await h.connect();

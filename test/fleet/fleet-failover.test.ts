@@ -13,7 +13,7 @@ import { leaseStartOptions, withStartLease } from '../../cli/lease-client.js';
 import { runUpdate, type LeaseInput } from '../../workflows/messages.js';
 import { CliHarness, makeRepo } from '../support/cli-harness.js';
 
-const LEASES = 20;
+const LEASES = Number(process.env.DURABOX_FLEET_LEASES ?? 6);
 const address = inject('temporalAddress');
 const namespace = inject('temporalNamespace');
 const taskQueue = `fleet-${randomBytes(4).toString('hex')}`;
@@ -53,6 +53,7 @@ describe('a fleet of three workers', () => {
     const done = join(marks, 'done');
 
     const t0 = Date.now();
+    const failures: string[] = [];
     const leases = Array.from({ length: LEASES }, (_, i) => {
       const leaseId = `dbx_${randomBytes(6).toString('hex')}`;
       const input: LeaseInput = {
@@ -74,12 +75,14 @@ describe('a fleet of three workers', () => {
         updateId: `run_${i}`,
         startWorkflowOperation: withStartLease(input, taskQueue),
       });
+      result.catch((err: Error) => failures.push(`${leaseId}: ${err.message}; ${(err.cause as Error | undefined)?.message ?? ''}`));
       return { input, result, workflowId: leaseStartOptions(input, taskQueue).workflowId };
     });
 
     // Kill two workers once every command is running on some box.
     const deadline = Date.now() + 240_000;
     while (lines(started).length < LEASES) {
+      if (failures.length) throw new Error(`a lease failed before its command started: ${failures.join(' | ')}`);
       if (Date.now() > deadline) throw new Error(`only ${lines(started).length} of ${LEASES} commands started`);
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -21,7 +21,7 @@ beforeAll(async () => {
   const key = await ensureLeaseKey(leaseId);
   hostBox = await local.create({ leaseId, slug: 'the-host', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
   const t = await local.waitReady(hostBox, testCtx());
-  settings = { host: '127.0.0.1', port: t.port, user: t.user, keyPath: key.keyPath, workRoot: t.workRoot, readyTimeoutMs: 20_000 };
+  settings = { host: '127.0.0.1', port: t.port, user: t.user, keyPath: key.keyPath, workRoot: t.workRoot, readyTimeoutMs: 120_000 };
 });
 
 afterAll(() => releaseAll(local, stateDir));

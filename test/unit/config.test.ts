@@ -30,7 +30,7 @@ describe('loadConfig', () => {
     expect(config.ttl).toBe(90 * 60_000);
     expect(config.env).toEqual(['CI']);
     expect(config.release).toBeUndefined();
-    expect(providerConfig).toMatchObject({ readyTimeoutMs: 30_000 });
+    expect(providerConfig).toMatchObject({ readyTimeoutMs: 120_000 });
   });
 
   it('applies flags > env > repo > user > defaults', () => {
