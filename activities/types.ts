@@ -3,6 +3,7 @@
  * paths and public keys only; credentials are read by the worker inside the activity.
  */
 import type { BoxIdentity, ReleaseAction, ReleaseResult, SshTarget } from '../providers/adapter.js';
+import type { SyncResult as TreeSyncResult } from '../providers/common/sync.js';
 
 export interface ProviderRef {
   provider: string;
@@ -48,14 +49,8 @@ export interface SyncInput {
   excludes?: string[];
 }
 
-export interface SyncResult {
-  workdir: string;
-  files: number;
-  bytes: number;
-  deleted: number;
-  skipped: boolean;
-  ms: number;
-}
+/** What the sync step reports: the provider-neutral result plus how long it took. */
+export type SyncResult = Omit<TreeSyncResult, 'fingerprint'> & { ms: number };
 
 export interface RunCommandInput {
   leaseId: string;

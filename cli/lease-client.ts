@@ -93,3 +93,12 @@ export async function leaseStatus(handle: LeaseHandle): Promise<LeaseStatus & { 
   }
   return { ...(await handle.query(statusQuery)), workflowStatus };
 }
+
+/** `resolveLease`, or the most recently started lease when no reference is given. */
+export async function resolveLeaseOrLatest(client: Client, ref: string | undefined): Promise<LeaseHandle> {
+  if (ref) return resolveLease(client, ref);
+  for await (const wf of client.workflow.list({ query: `WorkflowType = ${q(LEASE_WORKFLOW_TYPE)}`, pageSize: 1 })) {
+    return resolveLease(client, wf.workflowId);
+  }
+  throw new LeaseNotFoundError('(most recent)');
+}

@@ -1,9 +1,8 @@
 /** `durabox status [LEASE] [--wait] [--json]`: a lease's phase, box, deadlines and runs. */
 import { Command } from 'commander';
-import { LEASE_WORKFLOW_TYPE, type LeaseStatus } from '../../workflows/messages.js';
+import type { LeaseStatus } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
-import { LeaseNotFoundError } from '../errors.js';
-import { leaseStatus, resolveLease } from '../lease-client.js';
+import { leaseStatus, resolveLeaseOrLatest } from '../lease-client.js';
 import { makeOutput } from '../output.js';
 import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
@@ -17,14 +16,7 @@ export function statusCommand(): Command {
       const g = command.optsWithGlobals() as { wait?: boolean; json?: boolean; quiet?: boolean; taskQueue?: string };
       const out = makeOutput(g);
       const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
-      if (!ref) {
-        for await (const wf of client.workflow.list({ query: `WorkflowType = '${LEASE_WORKFLOW_TYPE}'`, pageSize: 1 })) {
-          ref = wf.workflowId;
-          break;
-        }
-        if (!ref) throw new LeaseNotFoundError('(most recent)');
-      }
-      const handle = await resolveLease(client, ref);
+      const handle = await resolveLeaseOrLatest(client, ref);
       let s = await leaseStatus(handle);
       while (g.wait && (s.phase === 'creating' || s.phase === 'starting')) {
         await new Promise((r) => setTimeout(r, 500));
