@@ -10,8 +10,24 @@ import { localProvider } from './local/index.js';
 import { sshProvider } from './ssh/index.js';
 import { vastProvider } from './vast/index.js';
 
+/**
+ * A command-line flag that sets one key of the provider's settings section. The CLI adds every
+ * registered provider's flags, so provider knowledge stays in the provider's folder.
+ */
+export interface ProviderFlag {
+  /** Commander spec, e.g. `--gpu <name>`; prefix provider-specific names with the provider's. */
+  flags: string;
+  description: string;
+  /** Key in the provider's settings section that the value sets. */
+  key: string;
+  /** `number`: numeric text becomes a number (zod still validates); `list`: repeatable. */
+  type?: 'string' | 'number' | 'list';
+}
+
 export interface ProviderRegistration<C = unknown> {
   name: string;
+  /** Flags of `run`, `warmup` and `doctor` that set this provider's settings. */
+  flags?: readonly ProviderFlag[];
   /** Zod schema of the provider's settings section (`<name>:` in durabox.yaml). */
   configSchema: z.ZodType<C>;
   /** Settings a repository's config may not set (they decide where credentials or code go). */
