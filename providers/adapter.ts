@@ -50,6 +50,12 @@ export const SshTargetSchema = z.object({
   hostKeys: z.array(z.string()),
   /** Optional ProxyCommand argv (no secrets: its environment is set inside the activity). */
   proxyCommand: z.array(z.string()).optional(),
+  /**
+   * Names (never values) of worker environment variables the ProxyCommand needs, e.g. a provider
+   * CLI's URL and token. Only `ssh`/`rsync` for this target get them, read from the worker's own
+   * environment at spawn time (`sshEnv` in common/ssh-options.ts); every other child stays stripped.
+   */
+  proxyEnv: z.array(z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/)).optional(),
   /** Absolute directory on the box under which `<leaseId>/<repo>` is created. */
   workRoot: z.string(),
 });

@@ -15,7 +15,7 @@ import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
 import { childEnv } from './child-env.js';
 import { sshExec, shellQuote } from './remote.js';
-import { sshBaseArgs } from './ssh-options.js';
+import { sshBaseArgs, sshEnv } from './ssh-options.js';
 
 export interface RunSpec {
   leaseId: string;
@@ -112,7 +112,7 @@ export function followStream(
     if (fstatSync(fd).size > offset) ftruncateSync(fd, offset);
     let pos = offset;
     const cmd = `exec tail -c +${offset + 1} -s 0.2 --pid=${pid} -f ${shellQuote(remoteFile)}`;
-    const child = spawn('ssh', [...sshBaseArgs(target), cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    const child = spawn('ssh', [...sshBaseArgs(target), cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: sshEnv(target) });
     let stderr = '';
     const onAbort = () => child.kill('SIGTERM');
     signal.addEventListener('abort', onAbort, { once: true });

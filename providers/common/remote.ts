@@ -5,7 +5,7 @@
 import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
 import { runProcess } from './exec.js';
-import { sshArgv, type SshOptionMode } from './ssh-options.js';
+import { sshArgv, sshEnv, type SshOptionMode } from './ssh-options.js';
 
 export { shellQuote, shellQuoteArgv } from './quote.js';
 
@@ -38,6 +38,7 @@ export async function sshExec(target: SshTarget, remoteCommand: string, opts: Ss
     stdin: opts.stdin,
     signal: opts.signal,
     timeoutMs: opts.timeoutMs,
+    env: sshEnv(target),
   });
   if (res.timedOut) {
     throw new ProviderError('transient', `ssh to ${target.hostKeyAlias} timed out after ${opts.timeoutMs} ms`, {

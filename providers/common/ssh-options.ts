@@ -8,6 +8,7 @@ import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
+import { childEnv } from './child-env.js';
 import { escapePercent, rsyncQuote, shellQuoteArgv } from './quote.js';
 import { leaseDir, safeSegment } from './state-dir.js';
 
@@ -113,6 +114,21 @@ export function sshOptions(t: SshTarget, mode: SshOptionMode = {}): string[] {
     args.push(...o('ControlMaster=no'), ...o('ControlPath=none'));
   }
   return args;
+}
+
+/**
+ * Environment for an `ssh` or `rsync` child reaching `t`: the stripped child environment, plus the
+ * variables the target's ProxyCommand needs (`proxyEnv`, names only), taken from this process.
+ */
+export function sshEnv(t: SshTarget): NodeJS.ProcessEnv {
+  if (!t.proxyEnv?.length) return childEnv();
+  if (!t.proxyCommand?.length) throw invalid('proxyEnv is only allowed with a proxyCommand');
+  const extra: Record<string, string | undefined> = {};
+  for (const name of t.proxyEnv) {
+    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(name)) throw invalid(`bad proxyEnv name ${JSON.stringify(name)}`);
+    extra[name] = process.env[name];
+  }
+  return childEnv(extra);
 }
 
 /** Options plus `-- host`: append a remote command string to get a full `ssh` argv. */

@@ -17,7 +17,7 @@ import { runProcess } from './exec.js';
 import { syncFingerprint } from './fingerprint.js';
 import { buildManifest, excludeRules } from './manifest.js';
 import { shellQuote, sshExec, sshTransportError } from './remote.js';
-import { rsyncRshCommand } from './ssh-options.js';
+import { rsyncRshCommand, sshEnv } from './ssh-options.js';
 import { safeSegment } from './state-dir.js';
 
 export interface SyncOptions {
@@ -118,6 +118,7 @@ async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: P
       stdin: nulList,
       signal: ctx.signal,
       timeoutMs: RSYNC_TIMEOUT_MS,
+      env: sshEnv(t),
       onOutput: () => (lastBeat = Date.now()),
     });
     if (res.timedOut) throw transient(`rsync timed out after ${RSYNC_TIMEOUT_MS / 60_000} min`);
