@@ -9,6 +9,7 @@ import { agxProvider } from './agx/index.js';
 import { localProvider } from './local/index.js';
 import { sshProvider } from './ssh/index.js';
 import { vastProvider } from './vast/index.js';
+import { coderProvider } from './coder/index.js';
 
 /**
  * A command-line flag that sets one key of the provider's settings section. The CLI adds every
@@ -36,7 +37,7 @@ export interface ProviderRegistration<C = unknown> {
   create(config: unknown): ProviderAdapter;
 }
 
-const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider, vastProvider];
+const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider, vastProvider, coderProvider];
 
 export function providerRegistrations(): readonly ProviderRegistration<unknown>[] {
   return REGISTRATIONS;
