@@ -10,6 +10,8 @@ import { localProvider } from './local/index.js';
 import { sshProvider } from './ssh/index.js';
 import { vastProvider } from './vast/index.js';
 import { coderProvider } from './coder/index.js';
+import { codespacesProvider } from './codespaces/index.js';
+import { sealosDevboxProvider } from './sealos-devbox/index.js';
 
 /**
  * A command-line flag that sets one key of the provider's settings section. The CLI adds every
@@ -37,7 +39,7 @@ export interface ProviderRegistration<C = unknown> {
   create(config: unknown): ProviderAdapter;
 }
 
-const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider, vastProvider, coderProvider];
+const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider, vastProvider, sealosDevboxProvider, codespacesProvider, coderProvider];
 
 export function providerRegistrations(): readonly ProviderRegistration<unknown>[] {
   return REGISTRATIONS;
