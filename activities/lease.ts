@@ -12,7 +12,7 @@ import { leaseDir } from '../providers/common/state-dir.js';
 import { ProviderError } from '../providers/errors.js';
 import { getProvider } from '../providers/registry.js';
 import { translated } from './failures.js';
-import { keepingAlive, progressContext } from './progress.js';
+import { keepingAlive } from './progress.js';
 import { holdPoint } from './test-hooks.js';
 import type { BoxInput, CreateBoxInput, CreateBoxResult, ReleaseBoxInput, ReleaseBoxResult } from './types.js';
 
@@ -33,7 +33,8 @@ export async function createBox(input: CreateBoxInput): Promise<CreateBoxResult>
       return { box: found[0], defaultReleaseAction: adapter.defaultReleaseAction, adopted: true };
     }
     const key = await ensureLeaseKey(input.leaseId);
-    const box = await adapter.create({ ...lease, publicKey: key.publicKey, keyPath: key.keyPath }, progressContext());
+    // Keep beating through slow provider calls: a silent attempt is retried while it still runs.
+    const box = await keepingAlive((progress) => adapter.create({ ...lease, publicKey: key.publicKey, keyPath: key.keyPath }, progress));
     await holdPoint('after-create');
     return { box, defaultReleaseAction: adapter.defaultReleaseAction, adopted: false };
   });
@@ -60,8 +61,10 @@ export async function adoptBox(input: BoxInput & { pinnedHostKeys?: string[] }):
   return translated(async () => {
     const adapter = getProvider(input.provider, input.providerConfig);
     const key = await ensureLeaseKey(input.box.leaseId);
-    if (adapter.authorize) await adapter.authorize(input.box, key.publicKey, progressContext());
-    const target = await adapter.waitReady(input.box, progressContext());
+    const target = await keepingAlive(async (progress) => {
+      if (adapter.authorize) await adapter.authorize(input.box, key.publicKey, progress);
+      return adapter.waitReady(input.box, progress);
+    });
     // Never re-trust on first use: a key pinned earlier in this lease stays the only one accepted.
     const hostKeys = target.hostKeys.length ? target.hostKeys : (input.pinnedHostKeys ?? []);
     return pinHostKey({ ...target, hostKeys });
@@ -100,7 +103,7 @@ export async function releaseBox(input: ReleaseBoxInput): Promise<ReleaseBoxResu
         leaseId: input.leaseId,
       });
     }
-    const result = await adapter.release(box, action, progressContext());
+    const result = await keepingAlive((progress) => adapter.release(box, action, progress));
     if (result.action === 'delete') {
       // The box is gone, so its key is useless; a stopped or kept box still needs it.
       rmSync(leaseDir(input.leaseId), { recursive: true, force: true });

@@ -2,15 +2,6 @@
 import { Context } from '@temporalio/activity';
 import type { ProgressContext } from '../providers/adapter.js';
 
-export function progressContext(): ProgressContext {
-  const ctx = Context.current();
-  return {
-    heartbeat: (details?: unknown) => ctx.heartbeat(details),
-    signal: ctx.cancellationSignal,
-    log: (message: string) => ctx.log.info(message),
-  };
-}
-
 /**
  * Run `fn` with a ProgressContext while re-sending the last heartbeat every `everyMs`. For steps
  * that can outlast the heartbeat timeout without being stuck: an ssh login whose remote shell is

@@ -63,24 +63,37 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
     const startedAtMs = prior?.startedAtMs ?? started;
     const offsets: RunOffsets = { stdout: prior?.offsets?.stdout ?? 0, stderr: prior?.offsets?.stderr ?? 0 };
 
-    const { pid, attached } = await startOrAttach(input.target, {
-      leaseId: input.leaseId,
-      runId: input.runId,
-      workdir: input.workdir,
-      argv: input.argv,
-      env: input.env,
-    });
-    ctx.heartbeat({ offsets, pid, startedAtMs });
+    // Heartbeat from the first moment: an ssh login to a box with a slow shell profile can outlast the
+    // heartbeat timeout, and a silent attempt would be retried while it still runs.
+    let pid: number | undefined;
     const beat = setInterval(() => ctx.heartbeat({ offsets: { ...offsets }, pid, startedAtMs }), 1000);
+    ctx.heartbeat({ offsets, startedAtMs });
+    let attached: boolean;
+    try {
+      ({ pid, attached } = await startOrAttach(input.target, {
+        leaseId: input.leaseId,
+        runId: input.runId,
+        workdir: input.workdir,
+        argv: input.argv,
+        env: input.env,
+      }));
+    } catch (err) {
+      clearInterval(beat);
+      throw err;
+    }
+    const runPid = pid;
 
     // Our own abort: cancellation from the workflow or the per-run timeout.
     const stop = new AbortController();
     let stopReason: 'cancelled' | 'timed-out' | undefined;
     const onCancel = () => {
-      stopReason ??= 'cancelled';
+      // Only a cancellation the workflow asked for kills the command. An attempt that was timed out
+      // or superseded (another attempt reattaches), or a worker shutting down, just lets go of it.
+      if (ctx.cancellationDetails?.cancelRequested ?? true) stopReason ??= 'cancelled';
       stop.abort();
     };
     ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+    if (ctx.cancellationSignal.aborted) onCancel();
     const timer = input.timeoutMs
       ? setTimeout(() => {
           stopReason ??= 'timed-out';
@@ -93,7 +106,7 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
       const follow = async (name: 'stdout' | 'stderr') => {
         for (let attempt = 0; ; attempt++) {
           try {
-            offsets[name] = await followStream(input.target, `${R}/${name}`, pid, files[name], offsets[name], (n) => (offsets[name] += n), stop.signal);
+            offsets[name] = await followStream(input.target, `${R}/${name}`, runPid, files[name], offsets[name], (n) => (offsets[name] += n), stop.signal);
             return;
           } catch (err) {
             if (stop.signal.aborted || attempt >= MAX_STREAM_RECONNECTS) throw err;
@@ -102,6 +115,9 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
         }
       };
       await Promise.all([follow('stdout'), follow('stderr')]);
+      if (stop.signal.aborted && !stopReason) {
+        throw new CancelledFailure('this run attempt was superseded or its worker is stopping; the command keeps running');
+      }
 
       if (stopReason) {
         await killRun(input.target, input.leaseId, input.runId, stopReason);

@@ -9,7 +9,7 @@
  * heartbeat said it was.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, fstatSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
@@ -107,9 +107,10 @@ export function followStream(
   signal: AbortSignal,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    const fd = openSync(localPath, 'a+');
-    // Bytes past the heartbeated offset may be a dead attempt's partial copy: drop and refetch them.
-    if (fstatSync(fd).size > offset) ftruncateSync(fd, offset);
+    // Positional writes without O_APPEND (which Linux honours over pwrite's offset): the remote file
+    // only grows, so byte N is the same whoever copies it. A superseded attempt still writing, or a
+    // dead attempt's copy past the heartbeated offset, can then never duplicate or reorder output.
+    const fd = openSync(localPath, constants.O_RDWR | constants.O_CREAT, 0o600);
     let pos = offset;
     const cmd = `exec tail -c +${offset + 1} -s 0.2 --pid=${pid} -f ${shellQuote(remoteFile)}`;
     const child = spawn('ssh', [...sshBaseArgs(target), cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: sshEnv(target) });
@@ -124,13 +125,18 @@ export function followStream(
     child.stderr.on('data', (c: Buffer) => {
       if (stderr.length < 4096) stderr += c.toString();
     });
+    let open = true;
+    const closeFd = () => {
+      if (open) closeSync(fd);
+      open = false;
+    };
     child.on('error', (err) => {
-      closeSync(fd);
+      closeFd();
       reject(err);
     });
     child.on('close', (code) => {
       signal.removeEventListener('abort', onAbort);
-      closeSync(fd);
+      closeFd();
       if (signal.aborted) return resolve(pos);
       if (code === 0) return resolve(pos);
       reject(

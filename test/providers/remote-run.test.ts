@@ -1,0 +1,75 @@
+/**
+ * Detached runs on a real box (local provider's sshd): start once, reattach by run id, and copy the
+ * output into the worker's local log so that overlapping attempts (a timed-out attempt still
+ * following while its retry reattaches from a stale heartbeat offset) never duplicate a byte.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newLeaseId, releaseAll, testCtx, useTempStateDir } from './helpers.js';
+import type { SshTarget } from '../../providers/adapter.js';
+import { ensureLeaseKey } from '../../providers/common/keys.js';
+import { pinHostKey } from '../../providers/common/host-key.js';
+import { sshExec } from '../../providers/common/remote.js';
+import { followStream, readExit, remoteRunDir, startOrAttach } from '../../providers/common/remote-run.js';
+import { getProvider } from '../../providers/registry.js';
+
+const stateDir = useTempStateDir();
+const local = getProvider('local', {});
+const leaseId = newLeaseId();
+let target: SshTarget;
+
+beforeAll(async () => {
+  const key = await ensureLeaseKey(leaseId);
+  const box = await local.create({ leaseId, slug: 'run-box', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
+  target = await pinHostKey(await local.waitReady(box, testCtx()));
+});
+
+afterAll(() => releaseAll(local, stateDir));
+
+const expected = (n: number) => Array.from({ length: n }, (_, i) => `line-${i + 1}\n`).join('');
+
+describe('detached remote run', () => {
+  it('starts once, reattaches by run id, and overlapping followers leave an exact local copy', async () => {
+    const lines = 30;
+    const spec = {
+      leaseId,
+      runId: 'run_overlap',
+      workdir: `${target.workRoot}/${leaseId}/repo`,
+      argv: ['sh', '-c', `echo started >> counter; i=1; while [ $i -le ${lines} ]; do echo line-$i; sleep 0.05; i=$((i+1)); done`],
+    };
+    const first = await startOrAttach(target, spec);
+    const again = await startOrAttach(target, spec);
+    expect(first.attached).toBe(false);
+    expect(again).toEqual({ pid: first.pid, attached: true });
+
+    const dir = mkdtempSync(join(tmpdir(), 'dbx-follow-'));
+    const local = join(dir, 'stdout');
+    const remote = `${remoteRunDir(target, leaseId, spec.runId)}/stdout`;
+    const never = new AbortController().signal;
+    // A dead attempt copied a prefix and a bit more than its last heartbeat recorded.
+    const head = expected(lines).slice(0, 40);
+    writeFileSync(local, head);
+    // The superseded attempt keeps following from 0 while the retry reattaches from offset 20.
+    const counted = { a: 0, b: 0 };
+    const [endA, endB] = await Promise.all([
+      followStream(target, remote, first.pid, local, 0, (n) => (counted.a += n), never),
+      followStream(target, remote, first.pid, local, 20, (n) => (counted.b += n), never),
+    ]);
+    const full = expected(lines);
+    expect(readFileSync(local, 'utf8')).toBe(full);
+    expect(endA).toBe(Buffer.byteLength(full));
+    expect(endB).toBe(Buffer.byteLength(full));
+    expect(counted.b).toBe(Buffer.byteLength(full) - 20);
+
+    // A late reattach after the end copies nothing new and leaves the copy intact.
+    expect(await followStream(target, remote, first.pid, local, Buffer.byteLength(full), () => undefined, never)).toBe(Buffer.byteLength(full));
+    expect(readFileSync(local, 'utf8')).toBe(full);
+
+    const exit = await readExit(target, leaseId, spec.runId);
+    expect(exit).toMatchObject({ code: 0, alive: false });
+    const counter = await sshExec(target, `cat ${spec.workdir}/counter`);
+    expect(counter.stdout).toBe('started\n');
+  });
+});
