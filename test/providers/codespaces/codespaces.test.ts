@@ -196,24 +196,27 @@ describe('codespaces provider', () => {
     expect(t.message).toMatch(/retry after 60 s/);
   });
 
-  it('304 on start and stop counts as done', async () => {
+  it('304 on start and stop counts as accepted', async () => {
     const box = await newBox();
     await cs().waitReady(box, testCtx());
     const name = box.resourceId;
-    // Already Available: start answers 304, resume still returns a target.
-    const t = await cs().resume(box, testCtx());
-    expect((await sshExec(t, 'true')).code).toBe(0);
-    expect(fake.requests.filter((r) => r.path.endsWith(`/${name}/start`)).length).toBe(0);
-    fake.fail('codespaces/start-for-authenticated-user', { status: 304, raw: '' });
+    const calls = (verb: string) => fake.requests.filter((r) => r.path.endsWith(`/${name}/${verb}`)).length;
+    // Already Available: resume makes no start call.
+    expect((await sshExec(await cs().resume(box, testCtx()), 'true')).code).toBe(0);
+    expect(calls('start')).toBe(0);
+    // GitHub applies the stop and answers 304: still a stop, waited until Shutdown.
+    fake.fail('codespaces/stop-for-authenticated-user', { status: 304, apply: true, raw: '' });
+    expect(await cs().release(box, 'stop', testCtx())).toMatchObject({ action: 'stop', alreadyGone: false });
+    expect(fake.codespaces.get(name)!.state).toBe('Shutdown');
+    expect(calls('stop')).toBe(1);
+    // Stopping a Shutdown codespace again makes no call.
     await cs().release(box, 'stop', testCtx());
-    fake.codespaces.get(name)!.state = 'Available'; // GitHub says stopped-but-not-yet; stop answers 304
-    fake.fail('codespaces/stop-for-authenticated-user', { status: 304, raw: '' });
-    fake.codespaces.get(name)!.state = 'Shutdown';
-    expect((await cs().release(box, 'stop', testCtx())).action).toBe('stop');
-    const resumed = await cs().resume(box, testCtx()).catch((e: unknown) => e);
-    // The injected 304 on start left it Shutdown: waitReady starts it once more and it comes up.
-    if (resumed instanceof Error) throw resumed;
-    expect((await sshExec(resumed, 'true')).code).toBe(0);
+    expect(calls('stop')).toBe(1);
+    // Start answered with 304: accepted, resume waits for Available and reconnects with the same pin.
+    fake.fail('codespaces/start-for-authenticated-user', { status: 304, apply: true, raw: '' });
+    const t = await cs().resume(box, testCtx());
+    expect(calls('start')).toBe(1);
+    expect((await sshExec(t, 'true')).code).toBe(0);
     await cs().release(box, 'delete', testCtx());
   });
 
