@@ -206,6 +206,20 @@ describe('sealos-devbox provider', () => {
     await sealos().release(box, 'delete', ctx());
   });
 
+  it("the CRD's CEL rule (no state change while the content is committing) is a transient error; it passes once committed", async () => {
+    const box = await newBox();
+    await ready(box);
+    const d = fake.get(NS, box.resourceId)!;
+    d.status.commitRecords[d.status.contentID].commitStatus = 'Committing';
+    const e = await errorOf(sealos().release(box, 'stop', ctx()));
+    expect(e).toMatchObject({ kind: 'transient', status: 422 });
+    expect(e.message).toMatch(/still being committed/);
+    expect(fake.get(NS, box.resourceId)!.spec.state).toBe('Running');
+    d.status.commitRecords[d.status.contentID].commitStatus = 'Success';
+    expect(await sealos().release(box, 'stop', ctx())).toMatchObject({ action: 'stop' });
+    await sealos().release(box, 'delete', ctx());
+  });
+
   it('delete preconditions: a replaced object (other uid, foreign labels) is refused and survives; a mere resourceVersion bump is retried', async () => {
     const box = await newBox();
     const name = box.resourceId;
@@ -231,7 +245,10 @@ describe('sealos-devbox provider', () => {
       cur.metadata.resourceVersion = fake.nextRV();
     };
     expect(await sealos().release(box2, 'delete', ctx())).toMatchObject({ action: 'delete', alreadyGone: false });
-    expect(mutationsOf(box2.resourceId).filter((r) => r.method === 'DELETE')).toHaveLength(2);
+    // At least one 409 and a retry (more when the controller also wrote status in between).
+    const dels = mutationsOf(box2.resourceId).filter((r) => r.method === 'DELETE');
+    expect(dels.length).toBeGreaterThanOrEqual(2);
+    for (const r of dels) expect((r.body as { preconditions: { uid: string } }).preconditions.uid).toBe(box2.details.uid);
     expect(fake.get(NS, box2.resourceId)).toBeUndefined();
   });
 
