@@ -135,7 +135,7 @@ export class CodespacesAdapter implements ProviderAdapter {
     ctx.heartbeat({ phase: 'release', action });
     const cs = await this.verifyOwned(box, 'release', true);
     if (!cs) {
-      removeRecord(box.leaseId);
+      forgetRecord(box);
       return { action, alreadyGone: true, note: `codespace ${box.resourceId} no longer exists` };
     }
     if (action === 'stop') {
@@ -151,7 +151,7 @@ export class CodespacesAdapter implements ProviderAdapter {
     // Revalidate between the stop and the delete (providers.md 1.6), and read git_status again.
     const again = await this.verifyOwned(box, 'release', true);
     if (!again) {
-      removeRecord(box.leaseId);
+      forgetRecord(box);
       return { action, alreadyGone: true, note: `codespace ${box.resourceId} disappeared during release` };
     }
     const dirtyNow = dirtyReason(again);
@@ -163,7 +163,7 @@ export class CodespacesAdapter implements ProviderAdapter {
     }
     const gone = await this.waitUntil(again.name, box.leaseId, (c) => c === null, this.config.deleteTimeoutMs, ctx, 'delete');
     if (!gone) throw this.error('transient', 'release', `codespace ${again.name} still exists ${Math.round(this.config.deleteTimeoutMs / 1000)} s after DELETE; will look again`, box.leaseId);
-    removeRecord(box.leaseId);
+    forgetRecord(box);
     return { action: 'delete', alreadyGone: false };
   }
 
@@ -484,6 +484,12 @@ export function dirtyReason(cs: Codespace): string | undefined {
   if (g.has_unpushed_changes) reasons.push('unpushed changes');
   if ((g.ahead ?? 0) > 0) reasons.push(`${g.ahead} commit${g.ahead === 1 ? '' : 's'} ahead of the remote`);
   return reasons.length ? `has ${reasons.join(', ')}${g.ref ? ` on ${g.ref}` : ''}` : undefined;
+}
+
+/** Drop the worker record only when it is the record of this very codespace (a forged identity must not erase ours). */
+function forgetRecord(box: BoxIdentity): void {
+  const rec = readRecord(box.leaseId);
+  if (rec && (!rec.name || rec.name === box.resourceId)) removeRecord(box.leaseId);
 }
 
 function retentionText(cs: Codespace): string {

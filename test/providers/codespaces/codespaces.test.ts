@@ -231,10 +231,14 @@ describe('codespaces provider', () => {
     for (const f of foreign) {
       for (const action of ['delete', 'stop'] as const) {
         const forged: BoxIdentity = { ...mine, resourceId: f.name, details: { ...mine.details, name: f.name } };
-        const e = await errorOf(cs().release(forged, action, testCtx()));
-        expect(['ownership', 'gone']).toContain(e.kind);
-        const e2 = await errorOf(cs().release({ ...mine, resourceId: f.name, details: { ...mine.details, name: f.name, codespaceId: f.id, environmentId: f.environment_id } }, action, testCtx()));
-        expect(['ownership', 'gone']).toContain(e2.kind);
+        const withIds: BoxIdentity = { ...forged, details: { ...forged.details, codespaceId: f.id, environmentId: f.environment_id } };
+        for (const box of [forged, withIds]) {
+          // Refused as not ours, or (another user's codespace, invisible to this token) verified absent: never mutated.
+          const r = await cs().release(box, action, testCtx()).catch((e: unknown) => e);
+          seenErrors.push(r);
+          if (isProviderError(r)) expect(r.kind).toBe('ownership');
+          else expect(r).toMatchObject({ alreadyGone: true });
+        }
       }
       expect(fake.mutations(f.name)).toEqual([]);
     }
