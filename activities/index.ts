@@ -4,7 +4,7 @@
  * proxies the result type.
  */
 import type { Client } from '@temporalio/client';
-import { adoptBox, createBox, releaseBox, resumeBox, waitBoxReady } from './lease.js';
+import { adoptBox, authorizeClient, createBox, releaseBox, resumeBox, waitBoxReady } from './lease.js';
 import { runCommand, syncWorkdir } from './run.js';
 import { findLeaseBoxes, listOwnedBoxes, makeLeaseStatesFor } from './sweep.js';
 
@@ -28,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     waitBoxReady,
     resumeBox,
     adoptBox,
+    authorizeClient,
     syncWorkdir,
     runCommand,
     releaseBox,

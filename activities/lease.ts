@@ -14,7 +14,8 @@ import { getProvider } from '../providers/registry.js';
 import { translated } from './failures.js';
 import { keepingAlive } from './progress.js';
 import { holdPoint } from './test-hooks.js';
-import type { BoxInput, CreateBoxInput, CreateBoxResult, ReleaseBoxInput, ReleaseBoxResult } from './types.js';
+import { CLIENT_PUBLIC_KEY } from '../workflows/messages.js';
+import type { AuthorizeClientInput, BoxInput, CreateBoxInput, CreateBoxResult, ReleaseBoxInput, ReleaseBoxResult } from './types.js';
 
 export async function createBox(input: CreateBoxInput): Promise<CreateBoxResult> {
   return translated(async () => {
@@ -68,6 +69,27 @@ export async function adoptBox(input: BoxInput & { pinnedHostKeys?: string[] }):
     // Never re-trust on first use: a key pinned earlier in this lease stays the only one accepted.
     const hostKeys = target.hostKeys.length ? target.hostKeys : (input.pinnedHostKeys ?? []);
     return pinHostKey({ ...target, hostKeys });
+  });
+}
+
+/**
+ * Let a client on another machine reach the box with its own key (`durabox run` against a remote
+ * worker syncs and follows output itself). Providers without `authorize` log in with a configured
+ * key only: the client must have that key.
+ */
+export async function authorizeClient(input: AuthorizeClientInput): Promise<{ authorized: boolean }> {
+  return translated(async () => {
+    if (!CLIENT_PUBLIC_KEY.test(input.publicKey)) {
+      throw new ProviderError('invalid', 'a client key must be a bare "ssh-ed25519 <base64>" public key', {
+        provider: input.provider,
+        operation: 'authorize',
+        leaseId: input.box.leaseId,
+      });
+    }
+    const adapter = getProvider(input.provider, input.providerConfig);
+    if (!adapter.authorize) return { authorized: false };
+    await keepingAlive((progress) => adapter.authorize!(input.box, input.publicKey, progress));
+    return { authorized: true };
   });
 }
 

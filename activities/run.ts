@@ -6,8 +6,8 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { runDir, stateDir } from '../providers/common/state-dir.js';
+import { join } from 'node:path';
+import { runDir, stateDirExcludes } from '../providers/common/state-dir.js';
 import {
   followStream,
   killRun,
@@ -32,19 +32,13 @@ export async function syncWorkdir(input: SyncInput): Promise<SyncResult> {
     // The bookkeeping ssh calls may outlast the heartbeat timeout on a slow box: keep beating.
     const res = await keepingAlive((progress) =>
       syncTree(
-        { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: [...(input.excludes ?? []), ...stateDirExclude(input.localRoot)] },
+        { target: input.target, localRoot: input.localRoot, leaseId: input.leaseId, repoName: input.repoName, excludes: [...(input.excludes ?? []), ...stateDirExcludes(input.localRoot)] },
         progress,
       ),
     );
     // The fingerprint itself stays out of history: the box keeps it.
     return { workdir: res.workdir, files: res.files, bytes: res.bytes, deleted: res.deleted, skipped: res.skipped, ms: Date.now() - started };
   });
-}
-
-/** durabox's own state (keys, boxes, logs) never ships, even when it lies inside the synced tree. */
-function stateDirExclude(localRoot: string): string[] {
-  const rel = relative(resolve(localRoot), stateDir());
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? [`/${rel}`] : [];
 }
 
 /** How long a reattach waits for a dropped stream before the attempt fails and Temporal retries it. */

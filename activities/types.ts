@@ -27,6 +27,11 @@ export interface BoxInput extends ProviderRef {
   box: BoxIdentity;
 }
 
+export interface AuthorizeClientInput extends BoxInput {
+  /** A client's `ssh-ed25519 <base64>` public key (public; the private half never leaves the client). */
+  publicKey: string;
+}
+
 export interface ReleaseBoxInput extends ProviderRef {
   leaseId: string;
   slug: string;

@@ -37,7 +37,9 @@ import {
 } from './activity-options.js';
 import { LeaseState, type EndReason } from './lease-state.js';
 import {
+  CLIENT_PUBLIC_KEY,
   cancelRunSignal,
+  clientAccessUpdate,
   releaseSignal,
   runUpdate,
   statusQuery,
@@ -136,6 +138,13 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       if (state.ended || state.releaseRequest) throw leaseGone(state);
       await condition(() => !state.busy || state.ended || !!state.releaseRequest);
       if (state.ended || state.releaseRequest) throw leaseGone(state);
+      if (needsClientSync(req, state.workerQueue)) {
+        throw ApplicationFailure.create({
+          type: 'SyncFromClient',
+          message: `the lease's worker (${state.workerQueue}) is not on the client's machine; the client syncs the tree itself`,
+          nonRetryable: true,
+        });
+      }
       const result = await executeRun(req, currentUpdateInfo()?.id ?? `run-${state.runs.length + 1}`);
       publishState();
       return result;
@@ -144,6 +153,29 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       validator: (req: RunRequest) => {
         if (!req || !Array.isArray(req.argv) || req.argv.length === 0 || req.argv.some((a) => typeof a !== 'string')) {
           throw ApplicationFailure.create({ type: 'InvalidRun', message: 'run needs a non-empty argv of strings', nonRetryable: true });
+        }
+        if (state.ended || state.releaseRequest) throw leaseGone(state);
+      },
+    },
+  );
+
+  // A client on another machine than this lease's worker syncs and follows output over SSH itself,
+  // with its own key: the worker lets that key in. Only the public key enters history.
+  setHandler(
+    clientAccessUpdate,
+    async ({ publicKey }) => {
+      await condition(() => !state.acquiring);
+      if (state.ended || state.releaseRequest || !state.box || !state.target) throw leaseGone(state);
+      state.touch(Date.now());
+      const { authorized } = await onLeaseWorker((acts) =>
+        acts.waitReady.authorizeClient.executeWithOptions({ summary: 'let a client key in' }, [{ ...providerRef, box: state.box!, publicKey }]),
+      );
+      return { target: state.target!, authorized, repoName: input.repoName };
+    },
+    {
+      validator: (req) => {
+        if (!req || typeof req.publicKey !== 'string' || !CLIENT_PUBLIC_KEY.test(req.publicKey)) {
+          throw ApplicationFailure.create({ type: 'InvalidRun', message: 'client access needs a bare "ssh-ed25519 <base64>" public key', nonRetryable: true });
         }
         if (state.ended || state.releaseRequest) throw leaseGone(state);
       },
@@ -159,7 +191,11 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
     try {
       return await scope.run(async () => {
         let syncMs = 0;
-        if (!req.noSync && req.localRoot) {
+        if (req.clientSync) {
+          const c = req.clientSync;
+          syncMs = c.ms;
+          record.sync = { files: c.files, bytes: c.bytes, deleted: c.deleted, skipped: c.skipped };
+        } else if (!req.noSync && req.localRoot) {
           const s = await onLeaseWorker((acts) =>
             acts.sync.syncWorkdir.executeWithOptions({ summary: `sync ${req.localRoot}` }, [
               { leaseId: input.leaseId, target: state.target!, localRoot: req.localRoot!, repoName: input.repoName, excludes: req.excludes },
@@ -295,6 +331,13 @@ async function releaseLease(
     ]),
   );
   state.finishRelease(result.action, reason, Date.now(), result.note);
+}
+
+/** A tree to sync from a client machine whose disk the lease's worker does not share. */
+function needsClientSync(req: RunRequest, workerQueue: string | undefined): boolean {
+  if (req.noSync || !req.localRoot || req.clientSync || !req.origin) return false;
+  const id = req.origin.workerId;
+  return !id || !workerQueue || !workerQueue.endsWith(`@${id}`);
 }
 
 /** The activity sat unclaimed on the lease worker's own queue: that worker is gone. */

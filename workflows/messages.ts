@@ -47,6 +47,42 @@ export interface RunRequest {
   excludes?: string[];
   /** Kill the command after this many ms. */
   timeoutMs?: number;
+  /**
+   * The client synced the tree to the box itself (its machine is not the lease worker's, so the
+   * worker cannot read the tree). Recorded as the run's sync; no sync activity runs.
+   */
+  clientSync?: ClientSyncReport;
+  /**
+   * Where `localRoot` is: the worker id of the client's machine (absent when no worker ever ran
+   * there). A lease held by another worker cannot read that path, so the run is refused with
+   * `SyncFromClient` before it starts, and the client syncs itself (clientAccess + clientSync).
+   */
+  origin?: { workerId?: string };
+}
+
+export interface ClientSyncReport {
+  files: number;
+  bytes: number;
+  deleted: number;
+  skipped: boolean;
+  ms: number;
+}
+
+/** `ssh-ed25519 <base64>` with no options and no comment: safe to append to authorized_keys. */
+export const CLIENT_PUBLIC_KEY = /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA[A-Za-z0-9+/]{44}$/;
+
+/** A client on another machine than the lease's worker asks to reach the box with its own key. */
+export interface ClientAccessRequest {
+  publicKey: string;
+}
+
+export interface ClientAccess {
+  /** The box as the lease reaches it, host keys pinned; `keyPath` is the worker's own path. */
+  target: SshTarget;
+  /** False when the provider logs in only with its configured key (no per-client keys). */
+  authorized: boolean;
+  /** The lease's repository directory name under `<workRoot>/<leaseId>/`. */
+  repoName: string;
 }
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed-out' | 'lost';
@@ -122,6 +158,8 @@ export interface CarriedState {
 }
 
 export const runUpdate = defineUpdate<RunResult, [RunRequest]>('run');
+/** Let a client's public key in (where the provider can) and return the pinned target. */
+export const clientAccessUpdate = defineUpdate<ClientAccess, [ClientAccessRequest]>('client-access');
 export const releaseSignal = defineSignal<[ReleaseRequest]>('release');
 export const touchSignal = defineSignal<[]>('touch');
 export const statusQuery = defineQuery<LeaseStatus>('status');

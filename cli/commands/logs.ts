@@ -1,10 +1,9 @@
 /**
  * `durabox logs RUN [--follow]` and `durabox attach LEASE`: a run's output after the fact or while it
- * is going, read from the worker's local copy under `<state>/runs/<runId>/` (the same files
- * `durabox run` follows). The box keeps the authoritative copy; the worker that ran the command
- * keeps this one, so both commands work on the machine of that worker (the embedded default: this
- * machine). Whether a run has ended comes from the lease's status query (or its result once the
- * lease is closed), never from the files.
+ * is going. A run of this machine's worker is read from its local copy under `<state>/runs/<runId>/`
+ * (the same files `durabox run` follows); any other run is copied from the box over SSH while its
+ * lease still has one (see client-data-plane.ts). Whether a run has ended comes from the lease's
+ * status query (or its result once the lease is closed), never from the files.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { LEASE_WORKFLOW_TYPE, type LeaseStatus, type RunRecord } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
-import { safeSegment, stateDir } from '../../providers/common/state-dir.js';
+import { safeSegment } from '../../providers/common/state-dir.js';
 import { CliError, ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { leaseStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
@@ -20,6 +19,9 @@ import { makeOutput, type Output } from '../output.js';
 import { followRunOutput, runLogPaths } from '../run-output.js';
 import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
+import { isThisMachinesWorker } from '../worker-identity.js';
+import { clientAccess } from '../client-data-plane.js';
+import { followLeaseOutput } from '../lease-output.js';
 
 const POLL_MS = 300;
 
@@ -34,7 +36,20 @@ export function logsCommand(): Command {
       const g = command.optsWithGlobals() as Globals;
       const out = makeOutput({ quiet: g.quiet });
       checkRunId(runId);
-      if (!hasLocalOutput(runId)) throw notHere(runId);
+      if (!hasLocalOutput(runId)) {
+        // Not run by this machine's worker: copy it from the box while its lease still has one.
+        const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
+        const handle = await leaseOfRun(client, runId);
+        if (!handle) throw notHere(runId);
+        const leaseId = handle.workflowId.replace(/^lease-/, '');
+        const follower = followLeaseOutput(Promise.resolve(handle), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+        try {
+          if (g.follow) await waitForRunEnd(handle, runId);
+        } finally {
+          await follower.finish();
+        }
+        return;
+      }
       if (!g.follow) {
         await followRunOutput(runId).finish();
         return;
@@ -76,16 +91,12 @@ async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<nu
   const runId = run.runId;
   out.step(`attached to ${runId} (${describeRun(run.argv)}), ${run.status}`);
 
-  // A running run's local files appear when the run activity starts (after the sync) on the
-  // lease's worker; wait for them only if that worker is this machine's.
-  while (!hasLocalOutput(runId)) {
-    if (!isRunning(run) || !workerIsLocal(status.workerQueue)) throw notHere(runId, status.workerQueue);
-    await sleep(POLL_MS);
-    status = await pollStatus(handle);
-    run = status.runs.find((r) => r.runId === runId) ?? run;
+  // This machine's worker writes the run's files here; any other worker's run is copied from the box.
+  if (!hasLocalOutput(runId) && !isThisMachinesWorker(status.workerQueue) && (!status.target || ended(status))) {
+    throw notHere(runId, status.workerQueue);
   }
-
-  const follower = followRunOutput(runId);
+  const leaseId = handle.workflowId.replace(/^lease-/, '');
+  const follower = followLeaseOutput(Promise.resolve(handle), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
   let final: RunRecord | undefined;
   try {
     final = await waitForRunEnd(handle, runId);
@@ -156,20 +167,6 @@ function notHere(runId: string, workerQueue?: string): CliError {
     `no output of ${runId} on this machine: a run's output lives on the worker that ran it${workerQueue ? ` (${workerQueue})` : ''}; run durabox logs there`,
     ExitCode.notFound,
   );
-}
-
-/** This machine's worker id (never generated here): DURABOX_WORKER_ID or the worker dir's file. */
-function workerIsLocal(workerQueue: string | undefined): boolean {
-  if (!workerQueue) return false;
-  let id = process.env.DURABOX_WORKER_ID;
-  if (!id) {
-    try {
-      id = readFileSync(join(stateDir(), 'worker', 'worker-id'), 'utf8').trim();
-    } catch {
-      return false;
-    }
-  }
-  return workerQueue.endsWith(`@${id}`);
 }
 
 /**

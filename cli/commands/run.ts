@@ -18,7 +18,9 @@ import { newLeaseInput } from '../lease-input.js';
 import { resolveLease, withStartLease, type LeaseHandle } from '../lease-client.js';
 import { makeOutput, type Output } from '../output.js';
 import { repoContext } from '../repo-context.js';
-import { followRunOutput } from '../run-output.js';
+import { clientAccess, syncFromClient } from '../client-data-plane.js';
+import { followLeaseOutput, isSyncFromClient } from '../lease-output.js';
+import { existingWorkerId } from '../worker-identity.js';
 import { connectTemporal } from '../temporal/connect.js';
 import { addLeaseConfigOptions, durationFlag, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
 import { runFailureExit, watchProgress } from './run-support.js';
@@ -58,7 +60,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   if (opts.id && (opts.slug || opts.keep)) throw new ConfigError('--slug and --keep apply to a new lease, not to --id');
   const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
 
-  const runId = newRunId();
+  let runId = newRunId();
   const req: RunRequest = {
     argv,
     localRoot: opts.sync ? repo.root : undefined,
@@ -66,9 +68,11 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     env: forwardedEnv(loaded.config.env, process.env, (m) => out.warn(m)),
     excludes: loaded.config.excludes,
     timeoutMs,
+    origin: { workerId: existingWorkerId() },
   };
   const started = await startRun(client, opts, loaded, repo, req, runId, out);
-  const follower = followRunOutput(runId);
+  const access = clientAccess(started.handle, started.leaseId);
+  let output = followLeaseOutput(started.handle, started.leaseId, runId, access);
   const progress = watchProgress(started.handle, out);
   const interrupts = onInterrupt(async () => {
     out.step('stopping the remote command…');
@@ -80,11 +84,30 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     result = await started.update;
   } catch (err) {
     failure = err;
-  } finally {
-    progress.stop();
-    interrupts.dispose();
-    await follower.finish();
   }
+  if (!result && isSyncFromClient(failure) && interrupts.count === 0) {
+    // The lease's worker is on another machine: sync from here, then run with the tree in place.
+    await output.finish().catch(() => undefined);
+    failure = undefined;
+    try {
+      out.step("the lease's worker is on another machine; syncing from here");
+      const sync = await syncFromClient(await access(), {
+        leaseId: started.leaseId,
+        localRoot: repo.root,
+        excludes: loaded.config.excludes,
+        signal: new AbortController().signal,
+      });
+      runId = newRunId();
+      output = followLeaseOutput(started.handle, started.leaseId, runId, access);
+      const handle = await started.handle;
+      result = await handle.executeUpdate(runUpdate, { args: [{ ...req, localRoot: undefined, clientSync: sync }], updateId: runId });
+    } catch (err) {
+      failure = err;
+    }
+  }
+  progress.stop();
+  interrupts.dispose();
+  await output.finish().catch((err: unknown) => out.warn(`output: ${(err as Error).message}`));
   const handle = await started.handle.catch(() => undefined);
   if (!result) {
     const { code, message } = runFailureExit(failure, interrupts.count > 0);

@@ -4,7 +4,7 @@
  * is stable per state dir, so a worker restarted after a crash picks up its leases' retries.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { createActivities } from '../../activities/index.js';
 import { workerDir } from '../../providers/common/state-dir.js';
 import { lazyActivityClient } from './activity-client.js';
 import type { ClusterSettings } from './connect.js';
+import { existingWorkerId, workerIdFile } from '../worker-identity.js';
 
 export interface WorkerRunOptions {
   cluster: ClusterSettings;
@@ -22,9 +23,9 @@ export interface WorkerRunOptions {
 
 /** `DURABOX_WORKER_ID`, else an id generated once and kept in the worker dir. */
 export function workerId(): string {
-  if (process.env.DURABOX_WORKER_ID) return process.env.DURABOX_WORKER_ID;
-  const file = join(workerDir(), 'worker-id');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const existing = existingWorkerId();
+  if (existing) return existing;
+  const file = workerIdFile();
   const id = `${hostname().replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
   writeFileSync(file, `${id}\n`, { mode: 0o600 });
   return id;

@@ -10,7 +10,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 
 /** `DURABOX_STATE_DIR`, else `$XDG_STATE_HOME/durabox`, else `~/.local/state/durabox`. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -38,4 +38,10 @@ export function safeSegment(id: string): string {
     throw new Error(`unsafe id for a path segment: ${JSON.stringify(id)}`);
   }
   return id;
+}
+
+/** durabox's own state (keys, boxes, logs) never ships, even when it lies inside the synced tree. */
+export function stateDirExcludes(localRoot: string): string[] {
+  const rel = relative(resolve(localRoot), stateDir());
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? [`/${rel}`] : [];
 }
