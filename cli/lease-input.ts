@@ -29,6 +29,7 @@ export async function newLeaseInput(
     releaseAfterRun: opts.releaseAfterRun,
     idleTimeoutMs: config.idle,
     ttlMs: config.ttl,
+    maxCost: config.maxCost,
     repoName: repo.name,
     repo: repo.repo,
     owner: ownerName(),

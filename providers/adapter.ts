@@ -34,6 +34,8 @@ export const BoxIdentitySchema = z.object({
   scope: z.string(),
   /** Immutable, non-secret facts the adapter wants back on later calls (uids, names, prices). */
   details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  /** US$ per hour the provider quoted when the box was created (for budgets and status); absent when free. */
+  costPerHour: z.number().nonnegative().optional(),
 });
 export type BoxIdentity = z.infer<typeof BoxIdentitySchema>;
 

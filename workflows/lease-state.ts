@@ -15,7 +15,7 @@ import type {
 /** Runs kept in state (and carried across continue-as-new); older ones live on in history only. */
 export const MAX_RUNS_KEPT = 50;
 
-export type EndReason = 'requested' | 'after-run' | 'idle' | 'ttl' | 'cancelled' | 'failed' | 'box-lost';
+export type EndReason = 'requested' | 'after-run' | 'idle' | 'ttl' | 'budget' | 'cancelled' | 'failed' | 'box-lost';
 
 export class LeaseState {
   phase: LeasePhase;
@@ -27,6 +27,8 @@ export class LeaseState {
   releaseActionKnown: boolean;
   runs: RunRecord[];
   readonly createdAt: number;
+  /** When the provider created the box: a budget's cost accrues from here. */
+  boxCreatedAt?: number;
   lastActivityAt: number;
   releaseRequest?: ReleaseRequest & { reason: EndReason };
   released?: LeaseStatus['released'];
@@ -49,6 +51,7 @@ export class LeaseState {
     this.runs = c?.runs ?? [];
     this.createdAt = c ? Date.parse(c.createdAt) : now;
     this.lastActivityAt = c ? Date.parse(c.lastActivityAt) : now;
+    this.boxCreatedAt = c?.boxCreatedAt ? Date.parse(c.boxCreatedAt) : undefined;
   }
 
   get ttlDeadline(): number {
@@ -57,6 +60,13 @@ export class LeaseState {
 
   get idleDeadline(): number {
     return this.lastActivityAt + this.input.idleTimeoutMs;
+  }
+
+  /** When `maxCost` is spent at the box's quoted rate; Infinity without a budget or a rate. */
+  get budgetDeadline(): number {
+    const rate = this.box?.costPerHour;
+    if (!this.input.maxCost || !rate || this.boxCreatedAt === undefined) return Infinity;
+    return this.boxCreatedAt + (this.input.maxCost / rate) * 3_600_000;
   }
 
   get acquiring(): boolean {
@@ -72,8 +82,9 @@ export class LeaseState {
     this.version++;
   }
 
-  created(box: BoxIdentity, defaultAction: ReleaseAction): void {
+  created(box: BoxIdentity, defaultAction: ReleaseAction, now: number): void {
     this.box = box;
+    this.boxCreatedAt ??= now;
     if (!this.releaseActionKnown) {
       this.releaseAction = defaultAction;
       this.releaseActionKnown = true;
@@ -138,6 +149,7 @@ export class LeaseState {
   due(now: number, continueAsNewSuggested: boolean): EndReason | 'continue-as-new' | undefined {
     if (this.releaseRequest) return this.releaseRequest.reason;
     if (now >= this.ttlDeadline) return 'ttl';
+    if (now >= this.budgetDeadline) return 'budget';
     if (this.busy) return undefined;
     if (now >= this.idleDeadline) return 'idle';
     if (continueAsNewSuggested) return 'continue-as-new';
@@ -146,7 +158,8 @@ export class LeaseState {
 
   /** When the waiting loop must wake up on its own. */
   nextWake(): number {
-    return this.busy ? this.ttlDeadline : Math.min(this.ttlDeadline, this.idleDeadline);
+    const hard = Math.min(this.ttlDeadline, this.budgetDeadline);
+    return this.busy ? hard : Math.min(hard, this.idleDeadline);
   }
 
   status(): LeaseStatus {
@@ -164,6 +177,9 @@ export class LeaseState {
       runs: this.runs,
       released: this.released,
       error: this.error,
+      boxCreatedAt: this.boxCreatedAt === undefined ? undefined : new Date(this.boxCreatedAt).toISOString(),
+      maxCost: this.input.maxCost,
+      budgetDeadline: Number.isFinite(this.budgetDeadline) ? new Date(this.budgetDeadline).toISOString() : undefined,
     };
   }
 
@@ -177,6 +193,7 @@ export class LeaseState {
       releaseAction: this.releaseAction,
       runs: this.runs.slice(-MAX_RUNS_KEPT),
       lastActivityAt: new Date(this.lastActivityAt).toISOString(),
+      boxCreatedAt: this.boxCreatedAt === undefined ? undefined : new Date(this.boxCreatedAt).toISOString(),
     };
   }
 }

@@ -20,6 +20,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   log,
@@ -121,7 +122,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   const publishState = () => {
     upsertSearchAttributes([
       { key: StateKey, value: state.phase },
-      { key: ExpiresAtKey, value: new Date(state.ended ? Date.now() : Math.min(state.ttlDeadline, state.idleDeadline)) },
+      { key: ExpiresAtKey, value: new Date(state.ended ? Date.now() : Math.min(state.ttlDeadline, state.idleDeadline, state.budgetDeadline)) },
     ]);
     setCurrentDetails(detailsText(state));
   };
@@ -204,7 +205,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
           syncMs = s.ms;
           record.sync = { files: s.files, bytes: s.bytes, deleted: s.deleted, skipped: s.skipped };
         }
-        const maxRunMs = Math.max(state.ttlDeadline - Date.now(), 60_000);
+        const maxRunMs = Math.max(Math.min(state.ttlDeadline, state.budgetDeadline) - Date.now(), 60_000);
         const r = await onLeaseWorker((acts) => acts.run(maxRunMs).runCommand.executeWithOptions(
           { summary: describeRun(req.argv) },
           [{
@@ -228,11 +229,11 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       // the box is unreachable or gone after retries, and the lease follows its release policy.
       const badInput = ['Provider.invalid', 'Config', 'InvalidRun'].includes(failureType(err) ?? '');
       if (!cancelled && !badInput) state.requestRelease({ reason: 'box lost' }, 'box-lost');
-      const expired = cancelled && (stopping === 'ttl' || stopping === 'idle');
+      const expired = cancelled && (stopping === 'ttl' || stopping === 'idle' || stopping === 'budget');
       throw ApplicationFailure.create({
         type: expired ? 'LeaseExpired' : cancelled ? 'RunCancelled' : 'RunLost',
         message: expired
-          ? `run ${runId} was stopped: the lease reached its ${stopping === 'ttl' ? 'maximum lifetime' : 'idle timeout'}`
+          ? `run ${runId} was stopped: the lease reached its ${stopping === 'ttl' ? 'maximum lifetime' : stopping === 'budget' ? `budget of $${input.maxCost}` : 'idle timeout'}`
           : cancelled
             ? `run ${runId} was cancelled`
             : `run ${runId} failed: ${failureMessage(err)}`,
@@ -259,7 +260,11 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
         { summary: `create ${input.provider} box for ${input.slug}` },
         [{ ...providerRef, leaseId: input.leaseId, slug: input.slug }],
       );
-      state.created(created.box, created.defaultReleaseAction);
+      state.created(created.box, created.defaultReleaseAction, Date.now());
+      // A priced box: `durabox list` reads the rate from the memo to show the accrued cost.
+      if (state.box?.costPerHour) {
+        upsertMemo({ costPerHour: state.box.costPerHour, boxCreatedAt: new Date(state.boxCreatedAt!).toISOString(), maxCost: input.maxCost });
+      }
       publishState();
     }
     if (state.phase === 'starting') {
@@ -303,6 +308,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   await CancellationScope.nonCancellable(async () => {
     await condition(() => !state.busy);
     await releaseLease(state, endReason, providerRef, onLeaseWorker);
+    if (state.box?.costPerHour && state.released) upsertMemo({ releasedAt: state.released.at });
     publishState();
     await condition(allHandlersFinished);
   });

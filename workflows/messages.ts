@@ -23,6 +23,8 @@ export interface LeaseInput {
   releaseAfterRun: boolean;
   idleTimeoutMs: number;
   ttlMs: number;
+  /** US$ budget: the lease ends once the box's quoted `costPerHour` × time since create reaches it. */
+  maxCost?: number;
   /** Repository name used for the remote workdir; informational `repo` for search. */
   repoName: string;
   repo?: string;
@@ -141,6 +143,11 @@ export interface LeaseStatus {
   runs: RunRecord[];
   released?: { action: ReleaseAction; at: string; reason: string; note?: string };
   error?: string;
+  /** When the box was created (cost accrues from here), and the budget if one was set. */
+  boxCreatedAt?: string;
+  maxCost?: number;
+  /** When the budget runs out at the quoted rate (absent without a budget or a rate). */
+  budgetDeadline?: string;
 }
 
 export interface LeaseSummary extends LeaseStatus {}
@@ -155,6 +162,7 @@ export interface CarriedState {
   releaseAction: ReleaseAction;
   runs: RunRecord[];
   lastActivityAt: string;
+  boxCreatedAt?: string;
 }
 
 export const runUpdate = defineUpdate<RunResult, [RunRequest]>('run');

@@ -14,6 +14,7 @@ export interface LeaseConfigFlags {
   env?: string[];
   exclude?: string[];
   taskQueue?: string;
+  maxCost?: string;
   [providerFlag: string]: unknown;
 }
 
@@ -36,7 +37,8 @@ export function addLeaseConfigOptions(cmd: Command): Command {
     .option('--idle <duration>', 'release after this long without a run or touch (default 30m)')
     .option('--env <name>', 'forward this environment variable by name (repeatable; NAME* for a prefix)', collect)
     .option('--exclude <pattern>', 'do not sync paths matching this pattern (repeatable)', collect)
-    .option('--task-queue <name>', 'Temporal task queue of the durabox workers (default durabox)');
+    .option('--task-queue <name>', 'Temporal task queue of the durabox workers (default durabox)')
+    .option('--max-cost <usd>', "release the box once the provider's quoted rate × time reaches this many US$");
   for (const { option } of providerFlags()) cmd.addOption(option);
   return cmd;
 }
@@ -59,6 +61,7 @@ export function leaseConfigFlags(o: LeaseConfigFlags): Layer {
     idle: o.idle,
     excludes: o.exclude,
     taskQueue: o.taskQueue,
+    maxCost: o.maxCost === undefined ? undefined : asNumber(o.maxCost),
     ...sections,
   };
 }

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { LEASE_WORKFLOW_TYPE } from '../../workflows/messages.js';
 import { makeOutput } from '../output.js';
+import { accruedCost, type AccruedCost, type CostFacts } from '../cost.js';
 import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 
@@ -29,11 +30,17 @@ export function listCommand(): Command {
           startedAt: wf.startTime.toISOString(),
           expiresAt: (get('DuraboxExpiresAt') as Date | undefined)?.toISOString(),
           repo: get('DuraboxRepo'),
+          cost: accruedCost((wf.memo ?? {}) as CostFacts),
         });
         if (rows.length >= limit) break;
       }
       const human = rows.length
-        ? rows.map((r) => `${r.slug}\t${r.leaseId}\t${r.provider}\t${r.state}\t${String(r.workflowStatus).toLowerCase()}\t${r.startedAt}`).join('\n')
+        ? rows
+            .map((r) => {
+              const cost = r.cost as AccruedCost | undefined;
+              return `${r.slug}\t${r.leaseId}\t${r.provider}\t${r.state}\t${String(r.workflowStatus).toLowerCase()}\t${r.startedAt}${cost ? `\t$${cost.cost.toFixed(2)}` : ''}`;
+            })
+            .join('\n')
         : 'no leases';
       out.result(human, rows);
     });

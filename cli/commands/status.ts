@@ -4,6 +4,7 @@ import type { LeaseStatus } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
 import { leaseStatus, resolveLeaseOrLatest } from '../lease-client.js';
 import { makeOutput } from '../output.js';
+import { accruedCost, formatCost } from '../cost.js';
 import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
 
@@ -22,11 +23,12 @@ export function statusCommand(): Command {
         await new Promise((r) => setTimeout(r, 500));
         s = await leaseStatus(handle);
       }
-      out.result(formatStatus(s), s);
+      out.result(formatStatus(s), { ...s, cost: leaseCost(s) });
     });
 }
 
 export function formatStatus(s: LeaseStatus & { workflowStatus?: string }): string {
+  const cost = leaseCost(s);
   const lines = [
     `${s.slug}  ${s.leaseId}  ${s.provider}  ${s.phase}${s.workflowStatus && s.workflowStatus !== 'RUNNING' && s.workflowStatus !== 'COMPLETED' ? ` (${s.workflowStatus.toLowerCase()})` : ''}`,
     s.box ? `  box:      ${s.box.resourceId}` : '',
@@ -34,8 +36,13 @@ export function formatStatus(s: LeaseStatus & { workflowStatus?: string }): stri
     `  release:  ${s.releaseAction}${s.released ? ` (done: ${s.released.action} after ${s.released.reason} at ${s.released.at})` : ''}`,
     s.idleDeadline ? `  idle at:  ${s.idleDeadline}` : '',
     `  expires:  ${s.ttlDeadline}`,
+    cost ? `  cost:     ${formatCost(cost)}${s.budgetDeadline && !s.released ? `, spent at ${s.budgetDeadline}` : ''}` : '',
     s.error ? `  error:    ${s.error}` : '',
     ...s.runs.map((r) => `  ${r.runId}  ${describeRun(r.argv)}  ${r.status}${r.exitCode !== undefined ? ` exit ${r.exitCode}` : ''}${r.timings ? ` ${(r.timings.totalMs / 1000).toFixed(1)}s` : ''}`),
   ];
   return lines.filter(Boolean).join('\n');
+}
+
+function leaseCost(s: LeaseStatus) {
+  return accruedCost({ costPerHour: s.box?.costPerHour, boxCreatedAt: s.boxCreatedAt, releasedAt: s.released?.at, maxCost: s.maxCost });
 }

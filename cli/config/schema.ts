@@ -18,6 +18,8 @@ export const GeneralShape = {
   release: ReleaseActionSchema.optional(),
   idle: DurationSchema.default(30 * 60_000),
   ttl: DurationSchema.default(90 * 60_000),
+  /** US$ budget per lease: released once the provider's quoted rate × time reaches it. */
+  maxCost: z.number().positive().max(100_000).optional(),
   env: z.array(EnvPatternSchema).default(['CI']),
   excludes: z.array(z.string().min(1)).default([]),
   taskQueue: z
@@ -50,6 +52,7 @@ export type DuraboxConfig = z.output<ReturnType<typeof configSchema>> & {
   release?: z.infer<typeof ReleaseActionSchema>;
   idle: number;
   ttl: number;
+  maxCost?: number;
   env: string[];
   excludes: string[];
   taskQueue: string;

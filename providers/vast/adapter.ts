@@ -214,7 +214,7 @@ export class VastAdapter implements ProviderAdapter {
     checks.push({
       name: 'settings',
       ok: true,
-      detail: `release default delete; image ${c.templateHashId ? `template ${c.templateHashId}` : c.image}; disk ${c.diskGB} GB; runtype ${c.runtype}; user ${c.user}; workRoot ${c.workRoot}; failover ${c.maxOffers} offers${c.maxCost !== undefined ? `; budget $${c.maxCost} (not enforced yet)` : ''}`,
+      detail: `release default delete; image ${c.templateHashId ? `template ${c.templateHashId}` : c.image}; disk ${c.diskGB} GB; runtype ${c.runtype}; user ${c.user}; workRoot ${c.workRoot}; failover ${c.maxOffers} offers`,
     });
     return checks;
   }
@@ -574,7 +574,7 @@ export class VastAdapter implements ProviderAdapter {
       createdAt: inst.start_date ? new Date(inst.start_date * 1000).toISOString() : '',
     };
     if (inst.machine_id != null) details.machineId = inst.machine_id;
-    return { provider: PROVIDER, leaseId, resourceId: String(inst.id), scope: account.scope, details };
+    return { provider: PROVIDER, leaseId, resourceId: String(inst.id), scope: account.scope, details, ...costOf(inst.dph_total) };
   }
 
   private identityFromRecord(id: number, rec: VastRecord, account: Account): BoxIdentity {
@@ -589,7 +589,7 @@ export class VastAdapter implements ProviderAdapter {
     if (rec.machineId !== undefined) details.machineId = rec.machineId;
     // Failover attempts travel with the identity, so they are visible in workflow history.
     if (rec.attempts.length) details.offersTried = rec.attempts.map((a) => `${a.offerId}:${a.outcome}`).join(',');
-    return { provider: PROVIDER, leaseId: rec.leaseId, resourceId: String(id), scope: account.scope, details };
+    return { provider: PROVIDER, leaseId: rec.leaseId, resourceId: String(id), scope: account.scope, details, ...costOf(rec.dphTotal) };
   }
 
   // --- misc ----------------------------------------------------------------------------------
@@ -603,6 +603,11 @@ export class VastAdapter implements ProviderAdapter {
   private error(kind: ProviderErrorKind, operation: string, message: string, leaseId?: string, status?: number): ProviderError {
     return new ProviderError(kind, redact(message), { provider: PROVIDER, operation, leaseId, status });
   }
+}
+
+/** The rate recorded at rent time, for the lease's budget and status (omitted when unknown). */
+function costOf(dph: number | null | undefined): { costPerHour?: number } {
+  return typeof dph === 'number' && Number.isFinite(dph) && dph > 0 ? { costPerHour: dph } : {};
 }
 
 /** Vast spells GPU names with spaces (`RTX 4090`); users type underscores (`RTX_4090`). */

@@ -77,7 +77,7 @@ export const vastConfigSchema = z
     gpuCount: z.number().int().min(1).max(64).default(1),
     /**
      * Refuse offers above this many $/hour (dph_total, GPU + storage). Filters the search and is
-     * re-checked on every offer; it is not a spend cap (see maxCost).
+     * re-checked on every offer; it is not a spend cap (see the lease-wide `maxCost`).
      */
     maxPrice: z.number().positive().max(1000).default(1),
     /** Minimum machine reliability (0–1). */
@@ -103,8 +103,6 @@ export const vastConfigSchema = z
       }),
     /** Failover bound: how many matching offers one create may try when offers are taken. */
     maxOffers: z.number().int().min(1).max(10).default(3),
-    /** Optional per-lease budget in $; see accruedCost() (enforcement is not wired into the workflow yet). */
-    maxCost: z.number().positive().optional(),
     /** Limit for the instance to report running with an SSH endpoint. */
     readyTimeoutMs: z.number().int().positive().default(10 * 60_000),
     /** Limit for the SSH probe once the instance is running. */

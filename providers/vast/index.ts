@@ -18,4 +18,3 @@ export const vastProvider: ProviderRegistration<VastConfig> = {
 };
 
 export { VastAdapter };
-export { accruedCost, budgetReached, formatCost, type AccruedCost } from './cost.js';

@@ -40,6 +40,10 @@ export function fakeActivities(rec: Recorder, queue: string, overrides: Partial<
       rec.calls.push('adopt');
       return target;
     },
+    async authorizeClient() {
+      rec.calls.push('authorizeClient');
+      return { authorized: true };
+    },
     async resumeBox() {
       rec.calls.push('resume');
       return target;

@@ -90,3 +90,31 @@ describe('parseDuration', () => {
   ])('%s → %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
   it.each(['', 'soon', '10 m', '5x', 'm5'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
 });
+
+describe('--max-cost and the accrued cost', () => {
+  it('maps --max-cost onto the lease budget; a non-number or a negative budget is a config error', async () => {
+    const { leaseConfigFlags } = await import('../../cli/commands/lease-flags.js');
+    const { env, repoRoot } = files();
+    expect(loadConfig({ env, repoRoot, flags: leaseConfigFlags({ maxCost: '2.50' }) }).config.maxCost).toBe(2.5);
+    expect(loadConfig({ env, repoRoot }).config.maxCost).toBeUndefined();
+    expect(() => loadConfig({ env, repoRoot, flags: leaseConfigFlags({ maxCost: 'cheap' }) })).toThrow(/maxCost/);
+    expect(() => loadConfig({ env, repoRoot, flags: leaseConfigFlags({ maxCost: '-1' }) })).toThrow(/maxCost/);
+  });
+
+  it('status shows rate × time until release, with the budget', async () => {
+    const { formatStatus } = await import('../../cli/commands/status.js');
+    const { accruedCost } = await import('../../cli/cost.js');
+    const base = { leaseId: 'dbx_1', slug: 's', provider: 'vast', phase: 'released' as const, releaseAction: 'delete' as const, ttlDeadline: '2026-01-01T09:00:00.000Z', runs: [] };
+    const s = {
+      ...base,
+      box: { provider: 'vast', leaseId: 'dbx_1', resourceId: '42', scope: 'x', details: {}, costPerHour: 0.6 },
+      boxCreatedAt: '2026-01-01T00:00:00.000Z',
+      maxCost: 5,
+      released: { action: 'delete' as const, at: '2026-01-01T01:30:00.000Z', reason: 'after-run' },
+    };
+    expect(formatStatus(s)).toContain('cost:     $0.90 (1.50 h at $0.600/h; budget $5.00)');
+    // Free boxes (no quoted rate) show no cost line.
+    expect(formatStatus({ ...base, box: { ...s.box, costPerHour: undefined } })).not.toContain('cost:');
+    expect(accruedCost({ costPerHour: 2, boxCreatedAt: '2026-01-01T00:00:00.000Z' }, new Date('2026-01-01T00:15:00.000Z'))?.cost).toBeCloseTo(0.5);
+  });
+});

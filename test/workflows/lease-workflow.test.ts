@@ -3,6 +3,7 @@
  * validators and cancellation. The fakes record every call so order and arguments are asserted.
  */
 import { randomBytes } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -151,6 +152,44 @@ describe('leaseWorkflow', () => {
       expect(summary.released?.reason).toBe('idle');
       expect(summary.released?.action).toBe('delete');
       await recordHistory('idle-expiry-with-touch', handle);
+    });
+  });
+
+  it('a priced box is released with the lease action once --max-cost is spent, even mid-run', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    // $3600/h is $1/s: a $3 budget runs out 3 s after the box was created.
+    const priced: Partial<Activities> = {
+      async createBox(i) {
+        rec.calls.push('create');
+        return { box: { provider: i.provider, leaseId: i.leaseId, resourceId: `box-${i.leaseId}`, scope: 'test', details: {}, costPerHour: 3600 }, defaultReleaseAction: 'delete', adopted: false };
+      },
+      async runCommand(i) {
+        rec.calls.push(`run:${i.argv.join(' ')}`);
+        // Runs until cancelled: heartbeats so the cancellation reaches it.
+        const ctx = Context.current();
+        for (;;) {
+          ctx.heartbeat();
+          await ctx.sleep(200);
+        }
+      },
+    };
+    await withWorker(rec, priced, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false, releaseAction: 'stop', maxCost: 3 });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      await waitForPhase(handle, 'ready');
+      const s = await handle.query(statusQuery);
+      expect(s.maxCost).toBe(3);
+      expect(Date.parse(s.budgetDeadline!) - Date.parse(s.boxCreatedAt!)).toBe(3000);
+      const run = handle.executeUpdate(runUpdate, { args: [{ argv: ['sleep', '600'], noSync: true }], updateId: 'run_long' });
+      const err = await run.then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('LeaseExpired');
+      expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/budget of \$3/);
+      const summary = await handle.result();
+      expect(summary.released).toMatchObject({ reason: 'budget', action: 'stop' });
+      expect(rec.calls.at(-1)).toBe('release:stop');
+      const memo = (await handle.describe()).memo as Record<string, unknown>;
+      expect(memo).toMatchObject({ costPerHour: 3600, maxCost: 3, releasedAt: summary.released!.at });
     });
   });
 

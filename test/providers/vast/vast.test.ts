@@ -17,7 +17,6 @@ import { sshExec } from '../../../providers/common/remote.js';
 import { isProviderError, type ProviderError } from '../../../providers/errors.js';
 import { getProvider } from '../../../providers/registry.js';
 import { vastConfigSchema } from '../../../providers/vast/config.js';
-import { accruedCost, budgetReached } from '../../../providers/vast/cost.js';
 import { makeLabel, parseLabel } from '../../../providers/vast/label.js';
 import { readRecord } from '../../../providers/vast/record.js';
 import { ApplicationFailure } from '@temporalio/common';
@@ -105,6 +104,8 @@ describe('vast provider', () => {
     expect(box.scope).toBe(`${fake.url}#${ACCOUNT}`);
     expect(box.details).toMatchObject({ offerId: expected.id, dphTotal: expected.dph_total, accountId: ACCOUNT, apiUrl: fake.url });
     expect(Date.parse(String(box.details.createdAt))).toBeGreaterThan(Date.now() - 60_000);
+    // The quoted rate travels as the generic costPerHour: the lease's budget and status use it.
+    expect(box.costPerHour).toBe(expected.dph_total);
 
     const search = fake.requests.filter((r) => r.operation === 'searchOffers').at(-1)!.body as Record<string, unknown>;
     expect(search).toMatchObject({
@@ -470,16 +471,6 @@ describe('vast config, flags and cost', () => {
     } finally {
       rmSync(repo, { recursive: true, force: true });
     }
-  });
-
-  it('accruedCost: dph × hours from the rent-time record', () => {
-    const details = { dphTotal: 0.6, createdAt: '2026-01-01T00:00:00.000Z' };
-    const c = accruedCost(details, new Date('2026-01-01T01:30:00.000Z'))!;
-    expect(c.hours).toBeCloseTo(1.5);
-    expect(c.cost).toBeCloseTo(0.9);
-    expect(accruedCost({})).toBeUndefined();
-    expect(budgetReached(details, 1, new Date('2026-01-01T01:30:00.000Z'))).toBe(false);
-    expect(budgetReached(details, 0.89, new Date('2026-01-01T01:30:00.000Z'))).toBe(true);
   });
 
   it('labels: only our version tag parses', () => {
