@@ -33,8 +33,10 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 echo "node $(node --version), npm $(npm --version)"
 
 step "system packages"
+# chromium: Debian's browser, for the Web UI test (test/webui) only; durabox itself never needs it.
+system_packages=(openssh-server openssh-client rsync git chromium)
 missing=()
-for pkg in openssh-server openssh-client rsync git; do
+for pkg in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -43,7 +45,7 @@ if ((${#missing[@]})); then
   as_root apt-get update -qq </dev/null
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 else
-  echo "all present: openssh-server openssh-client rsync git"
+  echo "all present: ${system_packages[*]}"
 fi
 # sshd started as root refuses to run without its privilege-separation directory (the local
 # provider starts a private sshd per lease).
@@ -51,7 +53,7 @@ if [[ ! -d /run/sshd ]]; then
   as_root mkdir -p /run/sshd
   as_root chmod 0755 /run/sshd
 fi
-echo "$(ssh -V 2>&1); $(rsync --version | head -1)"
+echo "$(ssh -V 2>&1); $(rsync --version | head -1); $(dpkg-query -W -f='chromium ${Version}' chromium)"
 
 step "Temporal CLI ${TEMPORAL_CLI_VERSION}"
 # Go: the one on PATH, else the usual install location.

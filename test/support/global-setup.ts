@@ -1,7 +1,9 @@
 /**
  * One real Temporal dev server (CLI v1.5.1, SQLite in a temp dir, search attributes registered,
- * ExecuteMultiOperation on) for the whole test run. Tests read its address with
- * `inject('temporalAddress')`. Set DURABOX_TEST_TEMPORAL_ADDRESS to use a server you run yourself.
+ * ExecuteMultiOperation on, Web UI on a free loopback port) for the whole test run. Tests read its
+ * address with `inject('temporalAddress')` and the Web UI's URL with `inject('temporalUiUrl')`.
+ * Set DURABOX_TEST_TEMPORAL_ADDRESS (and DURABOX_TEST_TEMPORAL_UI_URL, for the Web UI test) to use
+ * a server you run yourself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +22,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await ensureSearchAttributes(existing, NAMESPACE);
     project.provide('temporalAddress', existing);
     project.provide('temporalNamespace', NAMESPACE);
+    project.provide('temporalUiUrl', process.env.DURABOX_TEST_TEMPORAL_UI_URL ?? '');
     return async () => undefined;
   }
 
@@ -28,9 +31,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const logFile = join(dir, 'server.log');
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
+  // The Web UI is served by the same process (test/webui drives it in a browser).
+  let uiPort = await freePort();
+  while (uiPort === port) uiPort = await freePort();
   const logFd = openSync(logFile, 'a');
   // Not detached: if vitest dies, the server goes with its process group.
-  const child: ChildProcess = spawn(binary, startDevArgs({ dbFile: join(dir, 'test.sqlite'), port, namespace: NAMESPACE, headless: true }), {
+  const child: ChildProcess = spawn(binary, startDevArgs({ dbFile: join(dir, 'test.sqlite'), port, namespace: NAMESPACE, uiPort }), {
     cwd: dir,
     stdio: ['ignore', logFd, logFd],
   });
@@ -50,6 +56,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await ensureSearchAttributes(address, NAMESPACE);
   project.provide('temporalAddress', address);
   project.provide('temporalNamespace', NAMESPACE);
+  project.provide('temporalUiUrl', `http://127.0.0.1:${uiPort}`);
 
   return async () => {
     if (!exited) {

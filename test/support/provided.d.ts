@@ -6,5 +6,7 @@ declare module 'vitest' {
     /** host:port of the run's shared Temporal dev server. */
     temporalAddress: string;
     temporalNamespace: string;
+    /** Base URL of that server's Web UI ('' for an external server without DURABOX_TEST_TEMPORAL_UI_URL). */
+    temporalUiUrl: string;
   }
 }
