@@ -8,16 +8,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runDir, stateDirExcludes } from '../providers/common/state-dir.js';
-import {
-  followStream,
-  killRun,
-  localRunFiles,
-  readExit,
-  remoteRunDir,
-  startOrAttach,
-  tailOf,
-  type RunOffsets,
-} from '../providers/common/remote-run.js';
+import { followStderr, killRun, localRunFiles, readExit, startAndFollow, tailOf, type RunOffsets } from '../providers/common/remote-run.js';
 import { syncTree } from '../providers/common/sync.js';
 import { ProviderError } from '../providers/errors.js';
 import type { RunCommandInput, RunCommandResult, SyncInput, SyncResult } from './types.js';
@@ -60,22 +51,10 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
     // Heartbeat from the first moment: an ssh login to a box with a slow shell profile can outlast the
     // heartbeat timeout, and a silent attempt would be retried while it still runs.
     let pid: number | undefined;
+    let attached: boolean | undefined;
+    let exit: { code: number; status?: string } | undefined;
     const beat = setInterval(() => ctx.heartbeat({ offsets: { ...offsets }, pid, startedAtMs }), 1000);
     ctx.heartbeat({ offsets, startedAtMs });
-    let attached: boolean;
-    try {
-      ({ pid, attached } = await startOrAttach(input.target, {
-        leaseId: input.leaseId,
-        runId: input.runId,
-        workdir: input.workdir,
-        argv: input.argv,
-        env: input.env,
-      }));
-    } catch (err) {
-      clearInterval(beat);
-      throw err;
-    }
-    const runPid = pid;
 
     // Our own abort: cancellation from the workflow or the per-run timeout.
     const stop = new AbortController();
@@ -95,40 +74,55 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
         }, Math.max(input.timeoutMs - (Date.now() - startedAtMs), 0))
       : undefined;
 
-    const R = remoteRunDir(input.target, input.leaseId, input.runId);
-    try {
-      const follow = async (name: 'stdout' | 'stderr') => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            offsets[name] = await followStream(input.target, `${R}/${name}`, runPid, files[name], offsets[name], (n) => (offsets[name] += n), stop.signal);
-            return;
-          } catch (err) {
-            if (stop.signal.aborted || attempt >= MAX_STREAM_RECONNECTS) throw err;
-            await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
-          }
+    const spec = { leaseId: input.leaseId, runId: input.runId, workdir: input.workdir, argv: input.argv, env: input.env };
+    /** Repeat a stream after a dropped session (a reconnect attaches; offsets carry on). */
+    const withReconnects = async (go: () => Promise<void>) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await go();
+        } catch (err) {
+          if (stop.signal.aborted || attempt >= MAX_STREAM_RECONNECTS) throw err;
+          await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
         }
-      };
-      await Promise.all([follow('stdout'), follow('stderr')]);
+      }
+    };
+    try {
+      // Two sessions side by side: one starts (or attaches), streams stdout and reads the exit status;
+      // the other streams stderr once the run's pid exists on the box.
+      await Promise.all([
+        withReconnects(async () => {
+          const r = await startAndFollow(input.target, spec, files.stdout, offsets.stdout, (n) => (offsets.stdout += n), stop.signal);
+          offsets.stdout = r.offset;
+          pid = r.pid;
+          attached ??= r.attached;
+          exit = r.exit;
+        }),
+        withReconnects(async () => {
+          offsets.stderr = await followStderr(input.target, input.leaseId, input.runId, files.stderr, offsets.stderr, (n) => (offsets.stderr += n), stop.signal);
+        }),
+      ]);
       if (stop.signal.aborted && !stopReason) {
         throw new CancelledFailure('this run attempt was superseded or its worker is stopping; the command keeps running');
       }
 
       if (stopReason) {
         await killRun(input.target, input.leaseId, input.runId, stopReason);
+        exit = undefined;
       }
-      const exit = await waitForExit(input);
-      const status = exit.status === 'cancelled' || exit.status === 'timed-out' ? exit.status : exit.code === 0 ? 'succeeded' : 'failed';
+      // Normally the stdout session read it; after a kill, or when it could not tell, ask again.
+      const ended = exit ?? (await waitForExit(input));
+      const status = ended.status === 'cancelled' || ended.status === 'timed-out' ? ended.status : ended.code === 0 ? 'succeeded' : 'failed';
       if (status === 'cancelled' && stopReason === 'cancelled') {
         throw new CancelledFailure('run cancelled; remote process group killed');
       }
       return {
-        exitCode: exit.code,
+        exitCode: ended.code,
         status,
         tail: [tailOf(files.stdout), tailOf(files.stderr)].filter(Boolean).join('\n'),
         runMs: Date.now() - startedAtMs,
         stdoutBytes: offsets.stdout,
         stderrBytes: offsets.stderr,
-        reattached: attached,
+        reattached: attached ?? false,
       };
     } finally {
       clearInterval(beat);

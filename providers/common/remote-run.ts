@@ -13,7 +13,6 @@ import { closeSync, constants, openSync, readSync, fstatSync, writeSync } from '
 import { join } from 'node:path';
 import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
-import { childEnv } from './child-env.js';
 import { sshExec, shellQuote } from './remote.js';
 import { sshBaseArgs, sshEnv } from './ssh-options.js';
 
@@ -61,43 +60,135 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Returns `attached: true` when an earlier attempt had started it.
  */
 export async function startOrAttach(target: SshTarget, spec: RunSpec): Promise<{ pid: number; attached: boolean }> {
+  const script = [startScript(target, spec), 'echo "$m $p"'].join('\n');
+  const res = await sshExec(target, script, { stdin: WRAPPER, timeoutMs: 60_000 });
+  const [mode, pidText] = res.stdout.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (res.code !== 0 || !Number.isInteger(pid) || pid <= 1) throw couldNotStart(spec, res.code, res.stderr);
+  return { pid, attached: mode === 'attached' };
+}
+
+/**
+ * Shell that starts the run unless its directory exists (then it attaches), and leaves the mode in
+ * `$m` and the pid in `$p`. The wrapper comes on stdin.
+ */
+function startScript(target: SshTarget, spec: RunSpec): string {
   const R = remoteRunDir(target, spec.leaseId, spec.runId);
   const exports = Object.entries(spec.env ?? {})
     .filter(([k]) => ENV_NAME.test(k))
     .map(([k, v]) => `export ${k}=${shellQuote(v)};`)
     .join(' ');
   const argv = spec.argv.map(shellQuote).join(' ');
-  const script = [
+  return [
     `R=${shellQuote(R)}; W=${shellQuote(spec.workdir)};`,
     'mkdir -p "$W" "${R%/*}" || exit 90;',
     'if mkdir "$R" 2>/dev/null; then',
     '  cat > "$R/wrapper.sh"; : > "$R/stdout"; : > "$R/stderr";',
     `  ${exports}`,
     `  setsid sh "$R/wrapper.sh" "$R" "$W" ${argv} </dev/null >/dev/null 2>&1 &`,
-    '  echo started;',
-    'else cat >/dev/null; echo attached; fi;',
+    '  m=started;',
+    'else cat >/dev/null; m=attached; fi;',
     'i=0; while [ ! -s "$R/pid" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done;',
-    'cat "$R/pid"',
+    'p=$(cat "$R/pid" 2>/dev/null); [ -n "$p" ] || exit 91;',
   ].join('\n');
-  const res = await sshExec(target, script, { stdin: WRAPPER, timeoutMs: 60_000 });
-  const [mode, pidText] = res.stdout.trim().split(/\s+/);
-  const pid = Number(pidText);
-  if (res.code !== 0 || !Number.isInteger(pid) || pid <= 1) {
-    throw new ProviderError('transient', `could not start run ${spec.runId} (exit ${res.code}): ${res.stderr.trim().slice(0, 200)}`, {
-      provider: 'ssh',
-      operation: 'run',
-      leaseId: spec.leaseId,
-      status: res.code,
-    });
-  }
-  return { pid, attached: mode === 'attached' };
+}
+
+function couldNotStart(spec: RunSpec, code: number | null, stderr: string): ProviderError {
+  return new ProviderError('transient', `could not start run ${spec.runId} (exit ${code}): ${stderr.trim().slice(0, 200)}`, {
+    provider: 'ssh',
+    operation: 'run',
+    leaseId: spec.leaseId,
+    status: code ?? undefined,
+  });
+}
+
+export interface StartedAndFollowed {
+  /** Local offset after the last byte copied. */
+  offset: number;
+  pid: number;
+  attached: boolean;
+  /** The exit facts the same session read once the command ended (absent if it could not tell). */
+  exit?: { code: number; status?: string };
+}
+
+/**
+ * One SSH session for the whole life of a run's stdout: start (or attach to) the run, stream its
+ * stdout from `offset` into `localPath`, then report the exit status. The session's own stderr
+ * carries only two lines of ours (`durabox-run <mode> <pid>` first, `durabox-exit <code> <status>`
+ * last), so a run costs one remote login here instead of three in a row. The stderr stream is
+ * followed alongside with `followStderr`.
+ */
+export function startAndFollow(
+  target: SshTarget,
+  spec: RunSpec,
+  localPath: string,
+  offset: number,
+  onBytes: (n: number) => void,
+  signal: AbortSignal,
+): Promise<StartedAndFollowed> {
+  const script = [
+    startScript(target, spec),
+    'echo "durabox-run $m $p" >&2;',
+    `tail -c +${offset + 1} -s 0.2 --pid="$p" -f "$R/stdout";`,
+    // The wrapper writes `exit` right after the command ends.
+    'i=0; while [ ! -e "$R/exit" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done;',
+    'echo "durabox-exit $(cat "$R/exit" 2>/dev/null || echo -) $(cat "$R/status" 2>/dev/null || echo -)" >&2',
+  ].join('\n');
+  // A cancel or timeout arriving before the box said the run exists must not cut the start short
+  // (the command could start after a kill found no pid): hold it until the header, within a limit.
+  const HEADER = /^durabox-run (started|attached) (\d+)$/m;
+  const inner = new AbortController();
+  let headerSeen = false;
+  const cut = () => inner.abort();
+  const onOuterAbort = () => {
+    if (headerSeen) return cut();
+    setTimeout(cut, 60_000).unref();
+  };
+  signal.addEventListener('abort', onOuterAbort, { once: true });
+  const onStderr = (text: string) => {
+    if (headerSeen || !HEADER.test(text)) return;
+    headerSeen = true;
+    if (signal.aborted) cut();
+  };
+  return copyRemote(target, script, localPath, offset, onBytes, inner.signal, WRAPPER, onStderr).then(({ offset: end, code, stderr }) => {
+    signal.removeEventListener('abort', onOuterAbort);
+    const head = HEADER.exec(stderr);
+    if (!head) throw couldNotStart(spec, code, stderr);
+    if (code !== 0 && !inner.signal.aborted) throw lostStream(code, stderr);
+    const tail = /^durabox-exit (-|\d+) (\S+)$/m.exec(stderr);
+    const exit = tail && tail[1] !== '-' ? { code: Number(tail[1]), status: tail[2] !== '-' ? tail[2] : undefined } : undefined;
+    return { offset: end, pid: Number(head[2]), attached: head[1] === 'attached', exit };
+  });
+}
+
+/**
+ * Follow a run's stderr from `offset` in a session of its own, started alongside `startAndFollow`:
+ * it waits on the box for the run's pid rather than for the other session to report it.
+ */
+export async function followStderr(
+  target: SshTarget,
+  leaseId: string,
+  runId: string,
+  localPath: string,
+  offset: number,
+  onBytes: (n: number) => void,
+  signal: AbortSignal,
+): Promise<number> {
+  const R = shellQuote(remoteRunDir(target, leaseId, runId));
+  const script =
+    `R=${R}; i=0; while [ ! -s "$R/pid" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ` +
+    `p=$(cat "$R/pid" 2>/dev/null); [ -n "$p" ] || exit 92; ` +
+    `exec tail -c +${offset + 1} -s 0.2 --pid="$p" -f "$R/stderr"`;
+  const { offset: end, code, stderr } = await copyRemote(target, script, localPath, offset, onBytes, signal);
+  if (code !== 0 && !signal.aborted) throw lostStream(code, stderr);
+  return end;
 }
 
 /**
  * Stream one remote file from `offset` into `localPath` (written at the same offsets) until the
  * remote process exits. Resolves with the new offset. SSH drops reject with a transient error.
  */
-export function followStream(
+export async function followStream(
   target: SshTarget,
   remoteFile: string,
   pid: number,
@@ -106,24 +197,45 @@ export function followStream(
   onBytes: (n: number) => void,
   signal: AbortSignal,
 ): Promise<number> {
+  const cmd = `exec tail -c +${offset + 1} -s 0.2 --pid=${pid} -f ${shellQuote(remoteFile)}`;
+  const { offset: end, code, stderr } = await copyRemote(target, cmd, localPath, offset, onBytes, signal);
+  if (code !== 0 && !signal.aborted) throw lostStream(code, stderr);
+  return end;
+}
+
+/**
+ * Run `remoteCommand` and copy what it prints on stdout into `localPath`, each chunk at its offset.
+ * Resolves when the session ends (or is aborted) with the new offset, the exit code and stderr.
+ */
+function copyRemote(
+  target: SshTarget,
+  remoteCommand: string,
+  localPath: string,
+  offset: number,
+  onBytes: (n: number) => void,
+  signal: AbortSignal,
+  stdin?: string,
+  onStderr?: (stderrSoFar: string) => void,
+): Promise<{ offset: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     // Positional writes without O_APPEND (which Linux honours over pwrite's offset): the remote file
     // only grows, so byte N is the same whoever copies it. A superseded attempt still writing, or a
     // dead attempt's copy past the heartbeated offset, can then never duplicate or reorder output.
     const fd = openSync(localPath, constants.O_RDWR | constants.O_CREAT, 0o600);
     let pos = offset;
-    const cmd = `exec tail -c +${offset + 1} -s 0.2 --pid=${pid} -f ${shellQuote(remoteFile)}`;
-    const child = spawn('ssh', [...sshBaseArgs(target), cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: sshEnv(target) });
+    const child = spawn('ssh', [...sshBaseArgs(target), remoteCommand], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: sshEnv(target) });
+    if (stdin !== undefined) child.stdin!.end(stdin);
     let stderr = '';
     const onAbort = () => child.kill('SIGTERM');
     signal.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       writeSync(fd, chunk, 0, chunk.length, pos);
       pos += chunk.length;
       onBytes(chunk.length);
     });
-    child.stderr.on('data', (c: Buffer) => {
-      if (stderr.length < 4096) stderr += c.toString();
+    child.stderr!.on('data', (c: Buffer) => {
+      if (stderr.length < 8192) stderr += c.toString();
+      onStderr?.(stderr);
     });
     let open = true;
     const closeFd = () => {
@@ -131,22 +243,23 @@ export function followStream(
       open = false;
     };
     child.on('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
       closeFd();
       reject(err);
     });
     child.on('close', (code) => {
       signal.removeEventListener('abort', onAbort);
       closeFd();
-      if (signal.aborted) return resolve(pos);
-      if (code === 0) return resolve(pos);
-      reject(
-        new ProviderError('transient', `lost the output stream (ssh exit ${code}): ${stderr.trim().slice(0, 200)}`, {
-          provider: 'ssh',
-          operation: 'run',
-          status: code ?? undefined,
-        }),
-      );
+      resolve({ offset: pos, code, stderr });
     });
+  });
+}
+
+function lostStream(code: number | null, stderr: string): ProviderError {
+  return new ProviderError('transient', `lost the output stream (ssh exit ${code}): ${stderr.replace(/^durabox-(run|exit) .*$/gm, '').trim().slice(0, 200)}`, {
+    provider: 'ssh',
+    operation: 'run',
+    status: code ?? undefined,
   });
 }
 
@@ -171,7 +284,9 @@ export async function killRun(target: SshTarget, leaseId: string, runId: string,
   const code = why === 'timed-out' ? 124 : 130;
   await sshExec(
     target,
-    `R=${R}; p=$(cat "$R/pid" 2>/dev/null) || exit 0; [ -e "$R/exit" ] && exit 0; echo ${why} > "$R/status";` +
+    // A run being started right now writes its pid within moments: wait for it rather than miss it.
+    `R=${R}; i=0; while [ -d "$R" ] && [ ! -s "$R/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done;` +
+      ` p=$(cat "$R/pid" 2>/dev/null) || exit 0; [ -e "$R/exit" ] && exit 0; echo ${why} > "$R/status";` +
       ` kill -TERM -- -"$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt ${graceSeconds * 10} ]; do sleep 0.1; i=$((i+1)); done;` +
       ` kill -KILL -- -"$p" 2>/dev/null; [ -e "$R/exit" ] || echo ${code} > "$R/exit"; true`,
     { timeoutMs: 60_000 },

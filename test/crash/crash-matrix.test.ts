@@ -342,7 +342,8 @@ function judge(name: CaseName, o: Observation): void {
   expect(o.boxUids).toHaveLength(1);
 
   // Released exactly once, with the local provider's default action (delete): the box is gone.
-  expect(o.activities.releaseBox).toMatchObject({ scheduled: 1, completed: 1 });
+  // (Scheduled twice only when the lease moved to another worker mid-release; completed once either way.)
+  expect(o.activities.releaseBox).toMatchObject({ completed: 1 });
   expect(o.activities.releaseBox!.results[0]).toMatchObject({ action: 'delete', count: 1 });
   expect(o.boxDirLeft).toBe(false);
 
@@ -352,41 +353,50 @@ function judge(name: CaseName, o: Observation): void {
   expect(o.summary.error).toBeUndefined();
 }
 
+/**
+ * The killed attempt was done again: retried on the restarted worker (attempt > 1), or, when that
+ * worker took longer than the pickup timeout to come back (a loaded machine), scheduled again on
+ * the worker the lease moved to.
+ */
+function expectRedone(f: ActivityFacts): void {
+  expect(f.maxAttempt > 1 || f.scheduled > 1, JSON.stringify(f)).toBe(true);
+}
+
 const itCase = (name: CaseName) => (wanted(name) ? it : it.skip);
 
 describe('crash matrix: SIGKILL the worker, start a new one with the same state dir', () => {
   itCase('after-create')('after the provider created the box, before createBox returned: the retry adopts the box', async () => {
     const o = await results.get('after-create')!;
     judge('after-create', o);
-    expect(o.activities.createBox!.maxAttempt).toBeGreaterThan(1);
+    expectRedone(o.activities.createBox!);
     expect(o.activities.createBox!.results[0]).toMatchObject({ adopted: true });
   });
 
   itCase('wait-ready')('during wait-ready', async () => {
     const o = await results.get('wait-ready')!;
     judge('wait-ready', o);
-    expect(o.activities.waitBoxReady!.maxAttempt).toBeGreaterThan(1);
+    expectRedone(o.activities.waitBoxReady!);
     expect(o.activities.waitBoxReady!.completed).toBe(1);
   });
 
   itCase('sync')('during sync', async () => {
     const o = await results.get('sync')!;
     judge('sync', o);
-    expect(o.activities.syncWorkdir!.maxAttempt).toBeGreaterThan(1);
+    expectRedone(o.activities.syncWorkdir!);
     expect(o.activities.syncWorkdir!.completed).toBe(1);
   });
 
   itCase('mid-run')('in the middle of the running command: the retry reattaches, never restarts it', async () => {
     const o = await results.get('mid-run')!;
     judge('mid-run', o);
-    expect(o.activities.runCommand!.maxAttempt).toBeGreaterThan(1);
+    expectRedone(o.activities.runCommand!);
     expect(o.activities.runCommand!.results[0]).toMatchObject({ reattached: true, exitCode: EXIT });
   });
 
   itCase('release')('during release: released once, the box gone', async () => {
     const o = await results.get('release')!;
     judge('release', o);
-    expect(o.activities.releaseBox!.maxAttempt).toBeGreaterThan(1);
+    expectRedone(o.activities.releaseBox!);
   });
 });
 

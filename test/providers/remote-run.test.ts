@@ -12,7 +12,7 @@ import type { SshTarget } from '../../providers/adapter.js';
 import { ensureLeaseKey } from '../../providers/common/keys.js';
 import { pinHostKey } from '../../providers/common/host-key.js';
 import { sshExec } from '../../providers/common/remote.js';
-import { followStream, readExit, remoteRunDir, startOrAttach } from '../../providers/common/remote-run.js';
+import { followStderr, followStream, readExit, remoteRunDir, startAndFollow, startOrAttach } from '../../providers/common/remote-run.js';
 import { getProvider } from '../../providers/registry.js';
 
 const stateDir = useTempStateDir();
@@ -71,5 +71,35 @@ describe('detached remote run', () => {
     expect(exit).toMatchObject({ code: 0, alive: false });
     const counter = await sshExec(target, `cat ${spec.workdir}/counter`);
     expect(counter.stdout).toBe('started\n');
+  });
+
+  it('one session starts, streams stdout and reads the exit status; stderr alongside; a reattach copies on', async () => {
+    const spec = {
+      leaseId,
+      runId: 'run_one_session',
+      workdir: `${target.workRoot}/${leaseId}/repo`,
+      argv: ['sh', '-c', 'echo once >> counter2; for i in 1 2 3 4 5; do echo out-$i; echo err-$i >&2; sleep 0.1; done; exit 3'],
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'dbx-one-'));
+    const out = join(dir, 'stdout');
+    const err = join(dir, 'stderr');
+    const never = new AbortController().signal;
+    const [r, errEnd] = await Promise.all([
+      startAndFollow(target, spec, out, 0, () => undefined, never),
+      followStderr(target, leaseId, spec.runId, err, 0, () => undefined, never),
+    ]);
+    const outText = [1, 2, 3, 4, 5].map((i) => `out-${i}\n`).join('');
+    const errText = [1, 2, 3, 4, 5].map((i) => `err-${i}\n`).join('');
+    expect(readFileSync(out, 'utf8')).toBe(outText);
+    expect(readFileSync(err, 'utf8')).toBe(errText);
+    expect(r).toMatchObject({ offset: outText.length, attached: false, exit: { code: 3 } });
+    expect(r.pid).toBeGreaterThan(1);
+    expect(errEnd).toBe(errText.length);
+
+    // A retried attempt from a stale offset attaches (never starts again) and leaves the copy exact.
+    const again = await startAndFollow(target, spec, out, 6, () => undefined, never);
+    expect(again).toMatchObject({ attached: true, pid: r.pid, offset: outText.length, exit: { code: 3 } });
+    expect(readFileSync(out, 'utf8')).toBe(outText);
+    expect((await sshExec(target, `cat ${spec.workdir}/counter2`)).stdout).toBe('once\n');
   });
 });
