@@ -36,7 +36,10 @@ export function leaseStartOptions(input: LeaseInput, taskQueue: string) {
       `provider: \`${input.provider}\``,
       `release: ${input.releaseAction ?? 'provider default'}${input.releaseAfterRun ? ' after the run' : ' on stop or expiry'}`,
       `idle timeout: ${Math.round(input.idleTimeoutMs / 60000)} min, lifetime: ${Math.round(input.ttlMs / 60000)} min`,
-    ].join('\n'),
+    ]
+      // The Web UI renders details as Markdown: a list keeps one fact per line.
+      .map((line) => `- ${line}`)
+      .join('\n'),
   };
 }
 

@@ -370,5 +370,6 @@ function detailsText(state: LeaseState): string {
     last ? `last run: ${describeRun(last.argv)} → ${last.status}${last.exitCode !== undefined ? ` (exit ${last.exitCode})` : ''}` : '',
   ]
     .filter(Boolean)
-    .join('\n');
+    // Rendered as Markdown by the Web UI: one paragraph per fact.
+    .join('\n\n');
 }
