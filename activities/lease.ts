@@ -8,7 +8,8 @@ import { Context } from '@temporalio/activity';
 import type { SshTarget } from '../providers/adapter.js';
 import { pinHostKey } from '../providers/common/host-key.js';
 import { ensureLeaseKey } from '../providers/common/keys.js';
-import { leaseDir } from '../providers/common/state-dir.js';
+import { leaseDir, safeSegment } from '../providers/common/state-dir.js';
+import { shellQuote, sshExec } from '../providers/common/remote.js';
 import { ProviderError } from '../providers/errors.js';
 import { getProvider } from '../providers/registry.js';
 import { translated } from './failures.js';
@@ -87,10 +88,34 @@ export async function authorizeClient(input: AuthorizeClientInput): Promise<{ au
       });
     }
     const adapter = getProvider(input.provider, input.providerConfig);
-    if (!adapter.authorize) return { authorized: false };
-    await keepingAlive((progress) => adapter.authorize!(input.box, input.publicKey, progress));
+    if (adapter.authorize) {
+      await keepingAlive((progress) => adapter.authorize!(input.box, input.publicKey, progress));
+      return { authorized: true };
+    }
+    // A box durabox created (and may delete) is ours to let a key into; a user's own host
+    // (static ssh, gateways) is never changed: there the client needs the configured key.
+    if (!adapter.capabilities.delete || !input.target) return { authorized: false };
+    await appendAuthorizedKey(input.target, input.publicKey, input.box.leaseId);
     return { authorized: true };
   });
+}
+
+/** Append `publicKey` to the login user's authorized_keys once, marked with the lease. */
+async function appendAuthorizedKey(target: SshTarget, publicKey: string, leaseId: string): Promise<void> {
+  const line = shellQuote(`${publicKey} durabox-client-${safeSegment(leaseId)}`);
+  const res = await sshExec(
+    target,
+    `umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && { grep -qxF ${line} ~/.ssh/authorized_keys || printf '%s\\n' ${line} >> ~/.ssh/authorized_keys; }`,
+    { timeoutMs: 60_000 },
+  );
+  if (res.code !== 0) {
+    throw new ProviderError('transient', `could not let the client key in (exit ${res.code}): ${res.stderr.trim().slice(0, 200)}`, {
+      provider: 'ssh',
+      operation: 'authorize',
+      leaseId,
+      status: res.code,
+    });
+  }
 }
 
 export async function resumeBox(input: BoxInput): Promise<SshTarget> {

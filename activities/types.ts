@@ -30,6 +30,8 @@ export interface BoxInput extends ProviderRef {
 export interface AuthorizeClientInput extends BoxInput {
   /** A client's `ssh-ed25519 <base64>` public key (public; the private half never leaves the client). */
   publicKey: string;
+  /** How this worker reaches the box, for boxes whose provider has no `authorize` of its own. */
+  target?: SshTarget;
 }
 
 export interface ReleaseBoxInput extends ProviderRef {

@@ -169,7 +169,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       if (state.ended || state.releaseRequest || !state.box || !state.target) throw leaseGone(state);
       state.touch(Date.now());
       const { authorized } = await onLeaseWorker((acts) =>
-        acts.waitReady.authorizeClient.executeWithOptions({ summary: 'let a client key in' }, [{ ...providerRef, box: state.box!, publicKey }]),
+        acts.waitReady.authorizeClient.executeWithOptions({ summary: 'let a client key in' }, [{ ...providerRef, box: state.box!, publicKey, target: state.target }]),
       );
       return { target: state.target!, authorized, repoName: input.repoName };
     },
