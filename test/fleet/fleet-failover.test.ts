@@ -5,15 +5,17 @@
  * twice, every exit code delivered) and release its box exactly once.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { leaseStartOptions, withStartLease } from '../../cli/lease-client.js';
-import { runUpdate, type LeaseInput } from '../../workflows/messages.js';
+import { runUpdate, statusQuery, type LeaseInput } from '../../workflows/messages.js';
 import { CliHarness, makeRepo } from '../support/cli-harness.js';
 
-const LEASES = Number(process.env.DURABOX_FLEET_LEASES ?? 6);
+// Twenty as in issue #10 with DURABOX_FLEET_LEASES=20; eight keep the default run within budget on
+// 2 cores (local boxes start one sshd each; all eight commands run after ~100 s here).
+const LEASES = Number(process.env.DURABOX_FLEET_LEASES ?? 8);
 const address = inject('temporalAddress');
 const namespace = inject('temporalNamespace');
 const taskQueue = `fleet-${randomBytes(4).toString('hex')}`;
@@ -43,10 +45,11 @@ function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
 
-// Opt-in (DURABOX_FLEET_TEST=1): in two clean-clone CI runs on this 2-core machine one of the six
-// leases never started its command within 4 min and never failed either. That stuck lease is an
-// open bug (issue #10); the test stays here to reproduce it, out of the default run until fixed.
-describe.skipIf(process.env.DURABOX_FLEET_TEST !== '1')('a fleet of three workers', () => {
+// In the default run (DURABOX_FLEET_TEST=0 skips it). It was opt-in while one lease in six now and
+// then never started its command (twice in CI). Not seen again in three runs (6, 10 and 8 leases)
+// since the run activity heartbeats from its first moment; a slow first ssh login used to outlast
+// the heartbeat timeout, the likeliest cause, though the stuck history itself was never captured.
+describe.skipIf(process.env.DURABOX_FLEET_TEST === '0')('a fleet of three workers', () => {
   it('finishes every lease exactly once after two workers die mid-run', async () => {
     const procs = await Promise.all(workers.map((w) => w.startWorker()));
     const client = await workers[0].connect();
@@ -54,6 +57,8 @@ describe.skipIf(process.env.DURABOX_FLEET_TEST !== '1')('a fleet of three worker
     const marks = mkdtempSync(join(tmpdir(), 'durabox-fleet-'));
     const started = join(marks, 'started');
     const done = join(marks, 'done');
+    // Every command waits for this file, so all of them are still running when the workers die.
+    const go = join(marks, 'go');
 
     const t0 = Date.now();
     const failures: string[] = [];
@@ -72,7 +77,7 @@ describe.skipIf(process.env.DURABOX_FLEET_TEST !== '1')('a fleet of three worker
         // Shorter than the default (30 s) so the test waits less per move.
         workerPickupTimeoutMs: 15_000,
       };
-      const script = `echo "$DURABOX_LEASE_ID" >> ${started}; sleep 8; echo "$DURABOX_LEASE_ID" >> ${done}; echo "finished $DURABOX_LEASE_ID"; exit 7`;
+      const script = `echo "$DURABOX_LEASE_ID" >> ${started}; while [ ! -e ${go} ]; do sleep 0.2; done; echo "$DURABOX_LEASE_ID" >> ${done}; echo "finished $DURABOX_LEASE_ID"; exit 7`;
       const result = client.workflow.executeUpdateWithStart(runUpdate, {
         args: [{ argv: ['sh', '-c', script], localRoot: repo }],
         updateId: `run_${i}`,
@@ -89,9 +94,20 @@ describe.skipIf(process.env.DURABOX_FLEET_TEST !== '1')('a fleet of three worker
       if (Date.now() > deadline) throw new Error(`only ${lines(started).length} of ${LEASES} commands started`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    console.log(`all ${LEASES} commands started after ${Math.round((Date.now() - t0) / 1000)}s; killing two workers`);
-    procs[0].kill('SIGKILL');
-    procs[1].kill('SIGKILL');
+    // Kill the two workers holding the most leases (claims need not spread evenly: the worker that
+    // runs a workflow task often claims its lease), so some leases must move to the survivor.
+    const holders = new Map<number, number>();
+    for (const l of leases) {
+      const s = await client.workflow.getHandle(l.workflowId).query(statusQuery);
+      const w = workers.findIndex((h) => s.workerQueue === `${taskQueue}@${readFileSync(join(h.stateDir, 'worker', 'worker-id'), 'utf8').trim()}`);
+      expect(w, `lease ${l.input.leaseId} on an unknown worker queue ${s.workerQueue}`).toBeGreaterThanOrEqual(0);
+      holders.set(w, (holders.get(w) ?? 0) + 1);
+    }
+    const victims = [0, 1, 2].sort((a, b) => (holders.get(b) ?? 0) - (holders.get(a) ?? 0)).slice(0, 2);
+    const doomed = victims.reduce((n, w) => n + (holders.get(w) ?? 0), 0);
+    console.log(`all ${LEASES} commands started after ${Math.round((Date.now() - t0) / 1000)}s; leases per worker ${JSON.stringify([...holders])}; killing workers ${victims}`);
+    for (const w of victims) procs[w].kill('SIGKILL');
+    writeFileSync(go, '');
 
     const results = await Promise.all(leases.map((l) => l.result));
     console.log(`all ${LEASES} runs returned after ${Math.round((Date.now() - t0) / 1000)}s`);
@@ -114,8 +130,9 @@ describe.skipIf(process.env.DURABOX_FLEET_TEST !== '1')('a fleet of three worker
       expect(completedActivities(history, 'createBox')).toBe(1);
       if (completedActivities(history, 'adoptBox') > 0) moved++;
     }
-    // The dead workers held some of the twenty leases (claims spread over three pollers).
-    expect(moved).toBeGreaterThan(0);
+    // Every lease the dead workers held moved to the survivor and finished there.
+    expect(doomed).toBeGreaterThan(0);
+    expect(moved).toBe(doomed);
     for (const w of workers) {
       const boxes = join(w.stateDir, 'boxes');
       const left = existsSync(boxes) ? readdirSync(boxes).filter((n) => !n.startsWith('.')) : [];
