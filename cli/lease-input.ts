@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { LeaseInput } from '../workflows/messages.js';
 import type { LoadedConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
+import { getRegistration } from '../providers/registry.js';
 import { SLUG, newLeaseId, uniqueSlug } from './lease-ids.js';
 import { slugTaken } from './lease-client.js';
 import { ownerName, type RepoContext } from './repo-context.js';
@@ -30,6 +31,7 @@ export async function newLeaseInput(
     idleTimeoutMs: config.idle,
     ttlMs: config.ttl,
     maxCost: config.maxCost,
+    acquireAttempts: getRegistration(config.provider).acquireAttempts?.(loaded.providerConfig) ?? 1,
     repoName: repo.name,
     repo: repo.repo,
     owner: ownerName(),

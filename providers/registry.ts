@@ -35,6 +35,11 @@ export interface ProviderRegistration<C = unknown> {
   configSchema: z.ZodType<C>;
   /** Settings a repository's config may not set (they decide where credentials or code go). */
   trustedOnlyKeys?: readonly string[];
+  /**
+   * Boxes a lease may try when one will not start (default 1). A marketplace whose instances can
+   * fail to boot (vast) lets the lease rent another.
+   */
+  acquireAttempts?(config: C): number;
   /** Build an adapter from settings; validates them with `configSchema`. */
   create(config: unknown): ProviderAdapter;
 }

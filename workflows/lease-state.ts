@@ -93,6 +93,15 @@ export class LeaseState {
     this.bump();
   }
 
+  /** The box would not start and was destroyed: acquire another. */
+  replaceBox(): void {
+    this.box = undefined;
+    this.target = undefined;
+    this.boxCreatedAt = undefined;
+    this.phase = 'creating';
+    this.bump();
+  }
+
   ready(target: SshTarget, now: number): void {
     this.target = target;
     this.phase = 'ready';

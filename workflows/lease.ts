@@ -24,6 +24,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   log,
+  patched,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { ReleaseAction } from '../providers/adapter.js';
@@ -245,6 +246,30 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
     }
   }
 
+  /**
+   * A box that will not start (the provider says `capacity`: a marketplace instance that exited,
+   * say) is released with the lease's own action; when that destroyed it, the lease tries another
+   * box, up to `acquireAttempts`. Under a stop or keep policy the lease rolls back as before.
+   */
+  async function replacedBoxThatWillNotStart(err: unknown, attempt: number): Promise<boolean> {
+    if (failureType(err) !== 'Provider.capacity' || attempt >= (input.acquireAttempts ?? 1)) return false;
+    // Only a lease whose action destroys boxes may rent another; stop/keep roll back as usual.
+    if (state.releaseAction !== 'delete' || !patched('reacquire-on-capacity')) return false;
+    const box = state.box!;
+    const released = await CancellationScope.nonCancellable(() =>
+      onLeaseWorker((a) =>
+        a.release.releaseBox.executeWithOptions({ summary: `release ${box.resourceId} (${state.releaseAction}): it will not start` }, [
+          { ...providerRef, leaseId: input.leaseId, slug: input.slug, box, action: state.releaseAction },
+        ]),
+      ),
+    );
+    log.warn('box will not start; released it', { box: box.resourceId, action: released.action, attempt });
+    if (released.action !== 'delete') return false;
+    state.replaceBox();
+    publishState();
+    return true;
+  }
+
   let endReason: EndReason = 'failed';
   let failure: unknown;
   // Decided inside the try, done outside it: continueAsNew throws, and that must not look like a
@@ -255,24 +280,30 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       state.workerQueue = await shared.claimWorkerQueue();
     }
     const acts = onWorker(state.workerQueue);
-    if (state.phase === 'creating') {
-      const created = await acts.create.createBox.executeWithOptions(
-        { summary: `create ${input.provider} box for ${input.slug}` },
-        [{ ...providerRef, leaseId: input.leaseId, slug: input.slug }],
-      );
-      state.created(created.box, created.defaultReleaseAction, Date.now());
-      // A priced box: `durabox list` reads the rate from the memo to show the accrued cost.
-      if (state.box?.costPerHour) {
-        upsertMemo({ costPerHour: state.box.costPerHour, boxCreatedAt: new Date(state.boxCreatedAt!).toISOString(), maxCost: input.maxCost });
+    for (let attempt = 1; ; attempt++) {
+      if (state.phase === 'creating') {
+        const created = await acts.create.createBox.executeWithOptions(
+          { summary: `create ${input.provider} box for ${input.slug}${attempt > 1 ? ` (attempt ${attempt})` : ''}` },
+          [{ ...providerRef, leaseId: input.leaseId, slug: input.slug }],
+        );
+        state.created(created.box, created.defaultReleaseAction, Date.now());
+        // A priced box: `durabox list` reads the rate from the memo to show the accrued cost.
+        if (state.box?.costPerHour) {
+          upsertMemo({ costPerHour: state.box.costPerHour, boxCreatedAt: new Date(state.boxCreatedAt!).toISOString(), maxCost: input.maxCost });
+        }
+        publishState();
       }
-      publishState();
-    }
-    if (state.phase === 'starting') {
-      const target = await onLeaseWorker((a) =>
-        a.waitReady.waitBoxReady.executeWithOptions({ summary: `wait until ${state.box!.resourceId} accepts SSH` }, [{ ...providerRef, box: state.box! }]),
-      );
-      state.ready(target, Date.now());
-      publishState();
+      if (state.phase !== 'starting') break;
+      try {
+        const target = await onLeaseWorker((a) =>
+          a.waitReady.waitBoxReady.executeWithOptions({ summary: `wait until ${state.box!.resourceId} accepts SSH` }, [{ ...providerRef, box: state.box! }]),
+        );
+        state.ready(target, Date.now());
+        publishState();
+        break;
+      } catch (err) {
+        if (!(await replacedBoxThatWillNotStart(err, attempt))) throw err;
+      }
     }
     for (;;) {
       const due = state.due(Date.now(), workflowInfo().continueAsNewSuggested);

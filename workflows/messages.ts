@@ -23,6 +23,11 @@ export interface LeaseInput {
   releaseAfterRun: boolean;
   idleTimeoutMs: number;
   ttlMs: number;
+  /**
+   * Boxes to try in all when one will not start (the provider reports `capacity` while waiting for
+   * it), each failed box released with the lease's action first. Default 1 (no replacement).
+   */
+  acquireAttempts?: number;
   /** US$ budget: the lease ends once the box's quoted `costPerHour` × time since create reaches it. */
   maxCost?: number;
   /** Repository name used for the remote workdir; informational `repo` for search. */

@@ -14,6 +14,8 @@ export const vastProvider: ProviderRegistration<VastConfig> = {
     { flags: '--vast-disk <gb>', description: 'disk in GB (default 20)', key: 'diskGB', type: 'number' },
   ],
   trustedOnlyKeys: vastTrustedOnlyKeys,
+  // The failover bound for taken offers also bounds re-renting after an instance failed to start.
+  acquireAttempts: (config) => config.maxOffers,
   create: (config) => new VastAdapter(vastConfigSchema.parse(config)),
 };
 

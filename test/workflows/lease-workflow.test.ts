@@ -12,7 +12,7 @@ import { withStartLease, leaseStartOptions } from '../../cli/lease-client.js';
 import { LEASE_WORKFLOW_TYPE, releaseSignal, runUpdate, statusQuery, touchSignal } from '../../workflows/messages.js';
 import { workflowBundle } from '../support/workflow-bundle.js';
 import { recordHistory } from '../support/record-history.js';
-import { fakeActivities, leaseInput, type Activities, type Recorder } from '../support/fake-activities.js';
+import { fakeActivities, leaseInput, target, type Activities, type Recorder } from '../support/fake-activities.js';
 
 let client: Client;
 let nativeConnection: NativeConnection;
@@ -101,6 +101,54 @@ describe('leaseWorkflow', () => {
         await recordHistory('rollback-after-failed-ready', handle);
       },
     );
+  });
+
+  it('a box that will not start is destroyed and another acquired, bounded; a stop policy keeps it and fails', async () => {
+    const boxes: string[] = [];
+    const overrides = (rec: Recorder, failures: number): Partial<Activities> => ({
+      async createBox(i) {
+        rec.calls.push('create');
+        const resourceId = `box-${boxes.length + 1}`;
+        boxes.push(resourceId);
+        return { box: { provider: i.provider, leaseId: i.leaseId, resourceId, scope: 'test', details: {} }, defaultReleaseAction: 'delete', adopted: false };
+      },
+      async waitBoxReady(i) {
+        rec.calls.push(`waitReady:${i.box.resourceId}`);
+        if (Number(i.box.resourceId.slice(4)) <= failures) {
+          throw ApplicationFailure.create({ type: 'Provider.capacity', message: `instance ${i.box.resourceId} exited`, nonRetryable: true });
+        }
+        return target;
+      },
+    });
+    // Two boxes fail, the third starts: each failed one is released (delete) before the next create.
+    let rec: Recorder = { calls: [], releases: [] };
+    await withWorker(rec, overrides(rec, 2), async (taskQueue) => {
+      const input = leaseInput({ acquireAttempts: 3 });
+      const op = withStartLease(input, taskQueue);
+      const result = await client.workflow.executeUpdateWithStart(runUpdate, { args: [{ argv: ['true'], noSync: true }], updateId: 'run_after_retries', startWorkflowOperation: op });
+      expect(result.exitCode).toBe(0);
+      const summary = await (await op.workflowHandle()).result();
+      expect(rec.calls).toEqual(['claim', 'create', 'waitReady:box-1', 'release:delete', 'create', 'waitReady:box-2', 'release:delete', 'create', 'waitReady:box-3', 'run:true', 'release:delete']);
+      expect(rec.releases.map((r) => r.box?.resourceId)).toEqual(['box-1', 'box-2', 'box-3']);
+      expect(summary.box?.resourceId).toBe('box-3');
+    });
+    // Out of attempts: the last failed box is rolled back and the lease fails.
+    boxes.length = 0;
+    rec = { calls: [], releases: [] };
+    await withWorker(rec, overrides(rec, 5), async (taskQueue) => {
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(leaseInput({ acquireAttempts: 2 }), taskQueue));
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(rec.calls).toEqual(['claim', 'create', 'waitReady:box-1', 'release:delete', 'create', 'waitReady:box-2', 'release:delete']);
+    });
+    // A stop policy never destroys: the failed box is stopped, kept, and no other box is rented.
+    boxes.length = 0;
+    rec = { calls: [], releases: [] };
+    await withWorker(rec, overrides(rec, 1), async (taskQueue) => {
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(leaseInput({ acquireAttempts: 3, releaseAction: 'stop' }), taskQueue));
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(rec.calls.filter((c) => c === 'create')).toHaveLength(1);
+      expect(rec.calls.filter((c) => c.startsWith('release:'))).toEqual(['release:stop']);
+    });
   });
 
   it('a create that never returned is rolled back by marker with the provider default', async () => {
