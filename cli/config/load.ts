@@ -65,7 +65,46 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
   pick('DURABOX_TASK_QUEUE', 'taskQueue');
   pick('DURABOX_ENV', 'env', (v) => v.split(',').map((s) => s.trim()).filter(Boolean));
   pick('DURABOX_EXCLUDES', 'excludes', (v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+  pick('DURABOX_MAX_COST', 'maxCost', (v) => (/^\d+(\.\d+)?$/.test(v) ? Number(v) : v));
+  for (const reg of providerRegistrations()) {
+    const section = providerEnvSection(reg.name, reg.configSchema, env);
+    if (section) layer[reg.name] = section;
+  }
   return layer;
+}
+
+/**
+ * `DURABOX_<PROVIDER>_<KEY>` for every key of a provider's settings (`DURABOX_VAST_API_URL` →
+ * `vast.apiUrl`, `DURABOX_SEALOS_DEVBOX_CONTEXT` → `sealos-devbox.context`). Numbers, booleans and
+ * comma lists are converted by the key's schema type; zod validates the result like any layer.
+ */
+function providerEnvSection(name: string, schema: z.ZodType, env: NodeJS.ProcessEnv): Layer | undefined {
+  if (!(schema instanceof z.ZodObject)) return undefined;
+  const prefix = `DURABOX_${name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_`;
+  const section: Layer = {};
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    const v = env[prefix + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()];
+    if (v === undefined || v === '') continue;
+    const base = baseType(field);
+    section[key] =
+      base instanceof z.ZodNumber && /^-?\d+(\.\d+)?$/.test(v) ? Number(v)
+      : base instanceof z.ZodBoolean && /^(true|false)$/.test(v) ? v === 'true'
+      : base instanceof z.ZodArray ? v.split(',').map((s) => s.trim()).filter(Boolean)
+      : v;
+  }
+  return Object.keys(section).length ? section : undefined;
+}
+
+/** The type under optional/default/nullable/pipe wrappers. */
+function baseType(t: z.ZodType): z.ZodType {
+  let cur: z.ZodType = t;
+  for (let i = 0; i < 10; i++) {
+    const def = (cur as unknown as { def?: { innerType?: z.ZodType; in?: z.ZodType } }).def;
+    const next = def?.innerType ?? def?.in;
+    if (!next) return cur;
+    cur = next;
+  }
+  return cur;
 }
 
 /** One line naming the source, the key and what is wrong. */

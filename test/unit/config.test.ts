@@ -118,3 +118,18 @@ describe('--max-cost and the accrued cost', () => {
     expect(accruedCost({ costPerHour: 2, boxCreatedAt: '2026-01-01T00:00:00.000Z' }, new Date('2026-01-01T00:15:00.000Z'))?.cost).toBeCloseTo(0.5);
   });
 });
+
+describe('provider settings from the environment', () => {
+  it('DURABOX_<PROVIDER>_<KEY> sets provider keys with their schema types; bad values fail with the key', () => {
+    const { env, repoRoot } = files();
+    const loaded = loadConfig({
+      env: { ...env, DURABOX_PROVIDER: 'vast', DURABOX_VAST_API_URL: 'http://127.0.0.1:9/api/v0', DURABOX_VAST_MAX_PRICE: '0.45', DURABOX_VAST_MAX_OFFERS: '4', DURABOX_MAX_COST: '3' },
+      repoRoot,
+    });
+    expect(loaded.providerConfig).toMatchObject({ apiUrl: 'http://127.0.0.1:9', maxPrice: 0.45, maxOffers: 4 });
+    expect(loaded.config.maxCost).toBe(3);
+    // Flags still win over the environment.
+    expect(loadConfig({ env: { ...env, DURABOX_PROVIDER: 'vast', DURABOX_VAST_MAX_PRICE: '0.45' }, repoRoot, flags: { vast: { maxPrice: 0.3 } } }).providerConfig.maxPrice).toBe(0.3);
+    expect(() => loadConfig({ env: { ...env, DURABOX_PROVIDER: 'vast', DURABOX_VAST_MAX_PRICE: 'cheap' }, repoRoot })).toThrow(/maxPrice/);
+  });
+});
