@@ -118,10 +118,21 @@ async function appendAuthorizedKey(target: SshTarget, publicKey: string, leaseId
   }
 }
 
-export async function resumeBox(input: BoxInput): Promise<SshTarget> {
+/**
+ * Start a box this lease stopped earlier (a new execution of the lease resumes it). This worker's
+ * copy of the lease key is let in where the provider needs one (it may not be the worker that
+ * created the box), and a host key pinned before stays the only one accepted.
+ */
+export async function resumeBox(input: BoxInput & { pinnedHostKeys?: string[] }): Promise<SshTarget> {
   return translated(async () => {
     const adapter = getProvider(input.provider, input.providerConfig);
-    return keepingAlive(async (progress) => pinHostKey(await adapter.resume(input.box, progress)));
+    const key = await ensureLeaseKey(input.box.leaseId);
+    return keepingAlive(async (progress) => {
+      if (adapter.authorize) await adapter.authorize(input.box, key.publicKey, progress);
+      const target = await adapter.resume(input.box, progress);
+      const hostKeys = target.hostKeys.length ? target.hostKeys : (input.pinnedHostKeys ?? []);
+      return pinHostKey({ ...target, hostKeys });
+    });
   });
 }
 

@@ -30,6 +30,8 @@ export class LeaseState {
   /** When the provider created the box: a budget's cost accrues from here. */
   boxCreatedAt?: number;
   lastActivityAt: number;
+  /** Set when this execution resumes a stopped box (see CarriedState.resuming). */
+  resuming: boolean;
   releaseRequest?: ReleaseRequest & { reason: EndReason };
   released?: LeaseStatus['released'];
   error?: string;
@@ -52,6 +54,7 @@ export class LeaseState {
     this.createdAt = c ? Date.parse(c.createdAt) : now;
     this.lastActivityAt = c ? Date.parse(c.lastActivityAt) : now;
     this.boxCreatedAt = c?.boxCreatedAt ? Date.parse(c.boxCreatedAt) : undefined;
+    this.resuming = !!c?.resuming && !!c.box;
   }
 
   get ttlDeadline(): number {
@@ -104,6 +107,7 @@ export class LeaseState {
 
   ready(target: SshTarget, now: number): void {
     this.target = target;
+    this.resuming = false;
     this.phase = 'ready';
     this.bump(now);
   }

@@ -295,9 +295,16 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       }
       if (state.phase !== 'starting') break;
       try {
-        const target = await onLeaseWorker((a) =>
-          a.waitReady.waitBoxReady.executeWithOptions({ summary: `wait until ${state.box!.resourceId} accepts SSH` }, [{ ...providerRef, box: state.box! }]),
-        );
+        const target = state.resuming
+          ? // The box this lease stopped earlier: start it again, with the host key it pinned then.
+            await onLeaseWorker((a) =>
+              a.waitReady.resumeBox.executeWithOptions({ summary: `resume ${state.box!.resourceId}` }, [
+                { ...providerRef, box: state.box!, pinnedHostKeys: state.target?.hostKeys },
+              ]),
+            )
+          : await onLeaseWorker((a) =>
+              a.waitReady.waitBoxReady.executeWithOptions({ summary: `wait until ${state.box!.resourceId} accepts SSH` }, [{ ...providerRef, box: state.box! }]),
+            );
         state.ready(target, Date.now());
         publishState();
         break;

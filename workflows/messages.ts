@@ -168,6 +168,11 @@ export interface CarriedState {
   runs: RunRecord[];
   lastActivityAt: string;
   boxCreatedAt?: string;
+  /**
+   * A new execution of a lease that ended with its box stopped (or kept): the box is started again
+   * with `resumeBox` instead of waiting for a new one. Set only by the CLI's resume.
+   */
+  resuming?: boolean;
 }
 
 export const runUpdate = defineUpdate<RunResult, [RunRequest]>('run');

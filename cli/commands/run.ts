@@ -15,6 +15,7 @@ import { ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { newRunId } from '../lease-ids.js';
 import { newLeaseInput } from '../lease-input.js';
+import { resumeOperation } from '../lease-resume.js';
 import { resolveLease, withStartLease, type LeaseHandle } from '../lease-client.js';
 import { makeOutput, type Output } from '../output.js';
 import { repoContext } from '../repo-context.js';
@@ -141,6 +142,13 @@ async function startRun(
 ): Promise<{ leaseId: string; handle: Promise<LeaseHandle>; update: Promise<RunResult> }> {
   if (opts.id) {
     const handle = await resolveLease(client, opts.id);
+    const leaseId = handle.workflowId.replace(/^lease-/, '');
+    const resume = await resumeOperation(client, handle, loaded.config.taskQueue);
+    if (resume) {
+      out.step(`resuming lease ${opts.id}: starting its stopped box again`);
+      const update = client.workflow.executeUpdateWithStart(runUpdate, { args: [req], updateId: runId, startWorkflowOperation: resume });
+      return { leaseId, handle: Promise.resolve(client.workflow.getHandle<typeof leaseWorkflow>(handle.workflowId)), update };
+    }
     out.step(`running on lease ${opts.id}`);
     return { leaseId: handle.workflowId.replace(/^lease-/, ''), handle: Promise.resolve(handle), update: handle.executeUpdate(runUpdate, { args: [req], updateId: runId }) };
   }
