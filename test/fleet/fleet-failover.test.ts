@@ -88,7 +88,7 @@ describe.skipIf(process.env.DURABOX_FLEET_TEST === '0')('a fleet of three worker
     });
 
     // Kill two workers once every command is running on some box.
-    const deadline = Date.now() + 240_000;
+    const deadline = Date.now() + Math.max(240_000, LEASES * 30_000);
     while (lines(started).length < LEASES) {
       if (failures.length) throw new Error(`a lease failed before its command started: ${failures.join(' | ')}`);
       if (Date.now() > deadline) throw new Error(`only ${lines(started).length} of ${LEASES} commands started`);
@@ -138,5 +138,5 @@ describe.skipIf(process.env.DURABOX_FLEET_TEST === '0')('a fleet of three worker
       const left = existsSync(boxes) ? readdirSync(boxes).filter((n) => !n.startsWith('.')) : [];
       expect(left).toEqual([]);
     }
-  }, 480_000);
+  }, Math.max(480_000, 240_000 + LEASES * 45_000));
 });
