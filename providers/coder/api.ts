@@ -11,7 +11,7 @@
  * - 401/403 are `auth`, non-retryable, with a hint;
  * - no redirects are followed, bodies are capped, and every message is redacted.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { parseRetryAfter, readCapped, withInlineRetries } from '../common/http.js';
 import { request } from 'undici';
 import type { z } from 'zod';
 import { ProviderError, type ProviderErrorKind } from '../errors.js';
@@ -22,7 +22,6 @@ export const PROVIDER = 'coder';
 export const TOKEN_ENV = 'CODER_SESSION_TOKEN';
 export const URL_ENV = 'CODER_URL';
 export const TOKEN_HEADER = 'Coder-Session-Token';
-const MAX_BODY = 8 * 1024 * 1024;
 const MAYBE_CREATED = new Set([408, 409, 425, 429]);
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -89,18 +88,7 @@ export class CoderApi {
   }
 
   async call<T>(o: CallOptions<T>): Promise<CallResult<T>> {
-    const retries = o.creates ? 0 : (o.retries ?? 0);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.once(o);
-      } catch (e) {
-        const pe = e as ProviderError;
-        if (pe.kind !== 'transient' || attempt >= retries) throw e;
-        const wait = pe.retryAfterMs ?? Math.min(500 * 2 ** attempt, 8_000);
-        if (wait > 10_000) throw e;
-        await sleep(wait);
-      }
-    }
+    return withInlineRetries(() => this.once(o), { retries: o.creates ? 0 : (o.retries ?? 0) });
   }
 
   /** GET that throws for anything but 2xx or an allowed status. */
@@ -184,24 +172,4 @@ function errorMessage(text: string): string {
   return text.trim().replace(/\s+/g, ' ').slice(0, 300);
 }
 
-export function parseRetryAfter(h: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(h) ? h[0] : h;
-  if (!v) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
-async function readCapped(body: AsyncIterable<Buffer | Uint8Array> & { destroy?: () => void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body) {
-    size += c.length;
-    if (size > MAX_BODY) {
-      body.destroy?.();
-      throw Object.assign(new Error(`response larger than ${MAX_BODY} bytes`), { code: 'BODY_TOO_LARGE' });
-    }
-    chunks.push(Buffer.from(c));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}

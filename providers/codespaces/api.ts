@@ -13,7 +13,7 @@
  * - 401 and 403 are `auth` with a scope hint (403 with an exhausted rate limit is `transient`),
  *   409 `conflict`, 422 `invalid`, 503 `transient` with Retry-After; every message is redacted.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { parseRetryAfter, readCapped, withInlineRetries } from '../common/http.js';
 import { request } from 'undici';
 import type { z } from 'zod';
 import { childEnv } from '../common/child-env.js';
@@ -26,7 +26,6 @@ export const TOKEN_ENV_NAMES = ['GH_TOKEN', 'GITHUB_TOKEN'] as const;
 /** Every variable gh reads a token from: all are stripped from a gh child before the one it needs is set. */
 export const GH_TOKEN_FAMILY = ['GH_TOKEN', 'GITHUB_TOKEN', 'GH_ENTERPRISE_TOKEN', 'GITHUB_ENTERPRISE_TOKEN'] as const;
 export const API_VERSION = '2022-11-28';
-const MAX_BODY = 8 * 1024 * 1024;
 const MAYBE_CREATED = new Set([408, 409, 425, 429]);
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -139,18 +138,7 @@ export class GitHubApi {
   ) {}
 
   async call<T>(o: CallOptions<T>): Promise<CallResult<T>> {
-    const retries = o.creates ? 0 : (o.retries ?? 0);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.once(o);
-      } catch (e) {
-        const pe = e as ProviderError;
-        if (pe.kind !== 'transient' || attempt >= retries) throw e;
-        const wait = pe.retryAfterMs ?? Math.min((this.opts.retryBaseMs ?? 500) * 2 ** attempt, 8_000);
-        if (wait > (this.opts.maxInlineWaitMs ?? 10_000)) throw e;
-        await sleep(wait);
-      }
-    }
+    return withInlineRetries(() => this.once(o), { ...this.opts, retries: o.creates ? 0 : (o.retries ?? 0) });
   }
 
   async get<T>(o: Omit<CallOptions<T>, 'method'>): Promise<T> {
@@ -297,24 +285,4 @@ function errorMessage(text: string): string {
   return text.trim().replace(/\s+/g, ' ').slice(0, 300);
 }
 
-export function parseRetryAfter(h: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = first(h);
-  if (!v) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
-async function readCapped(body: AsyncIterable<Buffer | Uint8Array> & { destroy?: () => void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body) {
-    size += c.length;
-    if (size > MAX_BODY) {
-      body.destroy?.();
-      throw Object.assign(new Error(`response larger than ${MAX_BODY} bytes`), { code: 'BODY_TOO_LARGE' });
-    }
-    chunks.push(Buffer.from(c));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}

@@ -11,7 +11,7 @@
  * - a body that is not JSON, or not the documented shape, is `invalid` with the status;
  * - no redirects are followed, bodies are capped, and every message is redacted.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { parseRetryAfter, readCapped, withInlineRetries } from '../common/http.js';
 import { request } from 'undici';
 import type { z } from 'zod';
 import { ProviderError, type ProviderErrorKind } from '../errors.js';
@@ -19,7 +19,6 @@ import { ErrorBodySchema } from './schemas.js';
 
 export const PROVIDER = 'vast';
 export const KEY_ENV_NAMES = ['VAST_API_KEY', 'DURABOX_VAST_API_KEY'] as const;
-const MAX_BODY = 8 * 1024 * 1024;
 /** Statuses after which a create may have happened (providers.md 1.3). */
 const MAYBE_CREATED = new Set([408, 409, 425, 429]);
 /** Connection never established: the request did not go out. */
@@ -87,18 +86,7 @@ export class VastApi {
   ) {}
 
   async call<T>(o: CallOptions<T>): Promise<CallResult<T>> {
-    const retries = o.creates ? 0 : (o.retries ?? 0);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.once(o);
-      } catch (e) {
-        const pe = e as ProviderError;
-        if (pe.kind !== 'transient' || attempt >= retries) throw e;
-        const wait = pe.retryAfterMs ?? Math.min((this.opts.retryBaseMs ?? 500) * 2 ** attempt, 8_000);
-        if (wait > (this.opts.maxInlineWaitMs ?? 10_000)) throw e;
-        await sleep(wait);
-      }
-    }
+    return withInlineRetries(() => this.once(o), { ...this.opts, retries: o.creates ? 0 : (o.retries ?? 0) });
   }
 
   /** Throws for anything but 2xx or an allowed status. */
@@ -210,24 +198,4 @@ function errorBody(text: string): { code: string; message: string } {
 }
 
 /** Seconds or an HTTP date → milliseconds (undefined when absent or unreadable). */
-export function parseRetryAfter(h: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(h) ? h[0] : h;
-  if (!v) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
-async function readCapped(body: AsyncIterable<Buffer | Uint8Array> & { destroy?: () => void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body) {
-    size += c.length;
-    if (size > MAX_BODY) {
-      body.destroy?.();
-      throw Object.assign(new Error(`response larger than ${MAX_BODY} bytes`), { code: 'BODY_TOO_LARGE' });
-    }
-    chunks.push(Buffer.from(c));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
