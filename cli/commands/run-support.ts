@@ -15,7 +15,7 @@ const PHASE_TEXT: Partial<Record<LeasePhase, string>> = {
   releasing: 'releasing the box…',
 };
 
-/** Poll the lease's status query and print each new phase on stderr until stopped. */
+/** Poll the lease's status query and print each new phase on stderr until stopped (await `stop`). */
 export function watchProgress(handle: Promise<LeaseHandle>, out: Output, intervalMs = 300) {
   let last: LeasePhase | undefined;
   let stopped = false;
@@ -36,8 +36,15 @@ export function watchProgress(handle: Promise<LeaseHandle>, out: Output, interva
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   };
-  void loop();
-  return { stop: () => (stopped = true) };
+  const done = loop().catch(() => undefined);
+  // Resolves once no query is in flight: the CLI closes its connection right after, and a query
+  // still retrying then would throw on the closed channel from a timer and crash the process.
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
 }
 
 export function runFailureExit(err: unknown, interrupted: boolean): { code: number; message: string } {

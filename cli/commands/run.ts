@@ -106,7 +106,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
       failure = err;
     }
   }
-  progress.stop();
+  await progress.stop();
   interrupts.dispose();
   await output.finish().catch((err: unknown) => out.warn(`output: ${(err as Error).message}`));
   const handle = await started.handle.catch(() => undefined);

@@ -45,7 +45,7 @@ export function warmupCommand(): Command {
         await new Promise((r) => setTimeout(r, 300));
       }
     } finally {
-      progress.stop();
+      await progress.stop();
     }
   });
 }
