@@ -11,8 +11,11 @@ import { CliError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { leaseStartOptions, type LeaseHandle } from './lease-client.js';
 
-/** undefined while the lease still runs (send it the run as usual). */
-export async function resumeOperation(client: Client, handle: LeaseHandle, taskQueue: string): Promise<WithStartWorkflowOperation<typeof leaseWorkflow> | undefined> {
+/**
+ * A factory of the start operation that resumes the lease (each operation can be sent once; a
+ * retried send needs a fresh one). undefined while the lease still runs (send it the run as usual).
+ */
+export async function resumeOperation(client: Client, handle: LeaseHandle, taskQueue: string): Promise<(() => WithStartWorkflowOperation<typeof leaseWorkflow>) | undefined> {
   const desc = await handle.describe();
   if (desc.status.name === 'RUNNING') return undefined;
   const ref = handle.workflowId.replace(/^lease-/, '');
@@ -39,7 +42,7 @@ export async function resumeOperation(client: Client, handle: LeaseHandle, taskQ
       runs: summary.runs,
     },
   };
-  return new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, {
+  return () => new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, {
     ...leaseStartOptions(resumed, taskQueue),
     // Only a closed lease is started again; a running one is never duplicated.
     workflowIdConflictPolicy: 'FAIL',

@@ -23,6 +23,7 @@ import { clientAccess, syncFromClient } from '../client-data-plane.js';
 import { followLeaseOutput, isSyncFromClient } from '../lease-output.js';
 import { existingWorkerId } from '../worker-identity.js';
 import { connectTemporal } from '../temporal/connect.js';
+import { runUpdateOutcome, sendRunUpdate, type RunUpdateTarget } from '../temporal/run-update.js';
 import { addLeaseConfigOptions, durationFlag, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
 import { runFailureExit, watchProgress } from './run-support.js';
 
@@ -101,7 +102,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
       runId = newRunId();
       output = followLeaseOutput(started.handle, started.leaseId, runId, access);
       const handle = await started.handle;
-      result = await handle.executeUpdate(runUpdate, { args: [{ ...req, localRoot: undefined, clientSync: sync }], updateId: runId });
+      result = await durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req: { ...req, localRoot: undefined, clientSync: sync } });
     } catch (err) {
       failure = err;
     }
@@ -146,16 +147,21 @@ async function startRun(
     const resume = await resumeOperation(client, handle, loaded.config.taskQueue);
     if (resume) {
       out.step(`resuming lease ${opts.id}: starting its stopped box again`);
-      const update = client.workflow.executeUpdateWithStart(runUpdate, { args: [req], updateId: runId, startWorkflowOperation: resume });
+      const update = durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req, startOperation: resume });
       return { leaseId, handle: Promise.resolve(client.workflow.getHandle<typeof leaseWorkflow>(handle.workflowId)), update };
     }
     out.step(`running on lease ${opts.id}`);
-    return { leaseId: handle.workflowId.replace(/^lease-/, ''), handle: Promise.resolve(handle), update: handle.executeUpdate(runUpdate, { args: [req], updateId: runId }) };
+    return { leaseId, handle: Promise.resolve(handle), update: durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req }) };
   }
   const input = await newLeaseInput(client, loaded, repo, { slug: opts.slug, releaseAfterRun: !opts.keep });
-  const op = withStartLease(input, loaded.config.taskQueue);
   out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}; release: ${input.releaseAction ?? 'provider default'}`);
-  const update = client.workflow.executeUpdateWithStart(runUpdate, { args: [req], updateId: runId, startWorkflowOperation: op });
+  const update = durableRunUpdate({
+    client,
+    workflowId: leaseWorkflowId(input.leaseId),
+    updateId: runId,
+    req,
+    startOperation: () => withStartLease(input, loaded.config.taskQueue),
+  });
   // The operation's own handle resolves only with the update's result; address the workflow by id
   // so progress can be queried while the box is being acquired.
   const handle = Promise.resolve(client.workflow.getHandle<typeof leaseWorkflow>(leaseWorkflowId(input.leaseId)));
@@ -183,3 +189,7 @@ function onInterrupt(first: () => Promise<void>) {
   };
 }
 
+/** The run update, asked for again through RPC timeouts of a busy server (same update id). */
+function durableRunUpdate(t: RunUpdateTarget): Promise<RunResult> {
+  return runUpdateOutcome(t, sendRunUpdate(t));
+}

@@ -1,0 +1,113 @@
+/**
+ * The CLI's run update survives RPC timeouts of a busy server: an update-with-start whose call
+ * times out before any worker accepted it, and an accepted run whose outcome poll times out, both
+ * still end with the run's result, and the run happens exactly once. Real dev server, real lease
+ * workflow, fake activities; the timeouts are real gRPC deadlines on the client's calls.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withStartLease } from '../../cli/lease-client.js';
+import { runUpdateOutcome, sendRunUpdate, type RunUpdateTarget } from '../../cli/temporal/run-update.js';
+import { leaseWorkflowId } from '../../workflows/messages.js';
+import { fakeActivities, leaseInput, type Recorder } from '../support/fake-activities.js';
+import { workflowBundle } from '../support/workflow-bundle.js';
+
+let client: Client;
+let nativeConnection: NativeConnection;
+const address = inject('temporalAddress');
+const namespace = inject('temporalNamespace');
+
+beforeAll(async () => {
+  client = new Client({ connection: await Connection.connect({ address }), namespace });
+  nativeConnection = await NativeConnection.connect({ address });
+});
+afterAll(async () => {
+  await client?.connection.close();
+  await nativeConnection?.close();
+});
+
+async function startWorker(rec: Recorder, taskQueue: string, runMs = 0) {
+  const activities = fakeActivities(rec, `${taskQueue}@w1`, {
+    async runCommand(input) {
+      rec.calls.push(`run:${input.argv.join(' ')}`);
+      await new Promise((r) => setTimeout(r, runMs));
+      return { exitCode: 3, status: 'failed', tail: 'ok', runMs, stdoutBytes: 2, stderrBytes: 0, reattached: false };
+    },
+  });
+  const shared = await Worker.create({ connection: nativeConnection, namespace, taskQueue, workflowBundle: await workflowBundle(), activities });
+  const own = await Worker.create({ connection: nativeConnection, namespace, taskQueue: `${taskQueue}@w1`, activities });
+  const running = Promise.all([shared.run(), own.run()]);
+  return async () => {
+    shared.shutdown();
+    own.shutdown();
+    await running;
+  };
+}
+
+/** The first call under a short gRPC deadline; its error is kept for the assertions. */
+function firstCallWithDeadline(t: RunUpdateTarget, ms: number, seen: unknown[]) {
+  return client.connection.withDeadline(Date.now() + ms, () => sendRunUpdate(t)).catch((err: unknown) => {
+    seen.push(err);
+    throw err;
+  });
+}
+
+describe('run update through RPC timeouts', () => {
+  it('starts the lease and runs once when the first update-with-start timed out before any worker was up', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    const taskQueue = `rpc-timeout-${randomBytes(4).toString('hex')}`;
+    const input = leaseInput();
+    const t: RunUpdateTarget = {
+      client,
+      workflowId: leaseWorkflowId(input.leaseId),
+      updateId: 'run_timeout_1',
+      req: { argv: ['make', 'test'], localRoot: '/tmp' },
+      startOperation: () => withStartLease(input, taskQueue),
+    };
+    const seen: unknown[] = [];
+    const outcome = runUpdateOutcome(t, firstCallWithDeadline(t, 1500, seen), { maxTimeouts: 5, initialDelayMs: 200, maxDelayMs: 1000 });
+    // No worker yet: the first call can only time out. Then the worker comes up.
+    await expect.poll(() => seen.length, { timeout: 20_000 }).toBe(1);
+    expect(seen[0]).toBeInstanceOf(WorkflowUpdateRPCTimeoutOrCancelledError);
+    const stop = await startWorker(rec, taskQueue);
+    try {
+      const result = await outcome;
+      expect(result.exitCode).toBe(3);
+      expect(result.runId).toBe('run_timeout_1');
+      const summary = await client.workflow.getHandle(t.workflowId).result();
+      expect(summary.released?.reason).toBe('after-run');
+    } finally {
+      await stop();
+    }
+    expect(rec.calls.filter((c) => c === 'create')).toHaveLength(1);
+    expect(rec.calls.filter((c) => c.startsWith('run:'))).toEqual(['run:make test']);
+  });
+
+  it('waits out an accepted run whose outcome poll timed out, without running it again', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    const taskQueue = `rpc-timeout-${randomBytes(4).toString('hex')}`;
+    const stop = await startWorker(rec, taskQueue, 4000);
+    try {
+      const input = leaseInput();
+      const t: RunUpdateTarget = {
+        client,
+        workflowId: leaseWorkflowId(input.leaseId),
+        updateId: 'run_timeout_2',
+        req: { argv: ['sleep', '4'], localRoot: '/tmp' },
+        startOperation: () => withStartLease(input, taskQueue),
+      };
+      const seen: unknown[] = [];
+      const result = await runUpdateOutcome(t, firstCallWithDeadline(t, 2000, seen), { maxTimeouts: 5, initialDelayMs: 200, maxDelayMs: 1000 });
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toBeInstanceOf(WorkflowUpdateRPCTimeoutOrCancelledError);
+      expect(result.exitCode).toBe(3);
+      expect(result.runId).toBe('run_timeout_2');
+      expect(rec.calls.filter((c) => c === 'create')).toHaveLength(1);
+      expect(rec.calls.filter((c) => c.startsWith('run:'))).toEqual(['run:sleep 4']);
+    } finally {
+      await stop();
+    }
+  });
+});
