@@ -80,6 +80,11 @@ function sshdConfig(paths: BoxPaths, port: number, user: string): string {
     'AllowAgentForwarding no',
     'X11Forwarding no',
     'PermitUserEnvironment no',
+    // bash sources ~/.bashrc for every non-interactive ssh command when SHLVL is below 2; an
+    // interactive rc (pyenv, nvm, banners) then runs for each of durabox's own control sessions,
+    // which costs seconds under load and can break rsync with its output. The user's command still
+    // gets the profile: the run wrapper starts it in a login shell (`bash -lc`).
+    'SetEnv SHLVL=1',
     'PrintMotd no',
     'PrintLastLog no',
     'UseDNS no',
