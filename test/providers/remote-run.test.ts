@@ -48,8 +48,10 @@ describe('detached remote run', () => {
     const local = join(dir, 'stdout');
     const remote = `${remoteRunDir(target, leaseId, spec.runId)}/stdout`;
     const never = new AbortController().signal;
-    // A dead attempt copied a prefix and a bit more than its last heartbeat recorded.
+    // A dead attempt copied a prefix and a bit more than its last heartbeat recorded (bytes that
+    // were on the box: offsets never run ahead of the remote file, which only grows).
     const head = expected(lines).slice(0, 40);
+    await expect.poll(async () => Number((await sshExec(target, `stat -c %s ${remote}`)).stdout.trim()), { timeout: 10_000 }).toBeGreaterThanOrEqual(40);
     writeFileSync(local, head);
     // The superseded attempt keeps following from 0 while the retry reattaches from offset 20.
     const counted = { a: 0, b: 0 };
