@@ -4,12 +4,13 @@
  * offsets of its last heartbeat, so a command is started once whatever crashes meanwhile.
  */
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory, CancelledFailure } from '@temporalio/common';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runDir, stateDirExcludes } from '../providers/common/state-dir.js';
-import { followStderr, killRun, localRunFiles, readExit, startAndFollow, tailOf, type RunOffsets } from '../providers/common/remote-run.js';
-import { syncTree } from '../providers/common/sync.js';
+import { SyncStaleError, followStderr, killRun, localRunFiles, readExit, startAndFollow, tailOf, type RunOffsets, type RunSpec } from '../providers/common/remote-run.js';
+import { fingerprintFile, localSyncState, syncTree } from '../providers/common/sync.js';
+import { lastSynced, rememberSynced } from '../providers/common/sync-memo.js';
 import { ProviderError } from '../providers/errors.js';
 import type { RunCommandInput, RunCommandResult, SyncInput, SyncResult } from './types.js';
 import { keepingAlive } from './progress.js';
@@ -27,7 +28,8 @@ export async function syncWorkdir(input: SyncInput): Promise<SyncResult> {
         progress,
       ),
     );
-    // The fingerprint itself stays out of history: the box keeps it.
+    rememberSynced(input.leaseId, res.fingerprint);
+    // The fingerprint itself stays out of history: the box (and this worker's state dir) keep it.
     return { workdir: res.workdir, files: res.files, bytes: res.bytes, deleted: res.deleted, skipped: res.skipped, ms: Date.now() - started };
   });
 }
@@ -74,33 +76,63 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
         }, Math.max(input.timeoutMs - (Date.now() - startedAtMs), 0))
       : undefined;
 
-    const spec = { leaseId: input.leaseId, runId: input.runId, workdir: input.workdir, argv: input.argv, env: input.env };
-    /** Repeat a stream after a dropped session (a reconnect attaches; offsets carry on). */
-    const withReconnects = async (go: () => Promise<void>) => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await go();
-        } catch (err) {
-          if (stop.signal.aborted || attempt >= MAX_STREAM_RECONNECTS) throw err;
-          await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
-        }
-      }
-    };
     try {
+      // A warm rerun: the fingerprint of what a sync would ship is compared in the run's own session.
+      let checked: { files: number; bytes: number; ms: number } | undefined;
+      let syncCheck: RunSpec['syncCheck'];
+      if (input.syncCheck) {
+        const c = input.syncCheck;
+        const t0 = Date.now();
+        const local = await localSyncState(
+          { target: input.target, localRoot: c.localRoot, leaseId: input.leaseId, repoName: c.repoName, excludes: [...(c.excludes ?? []), ...stateDirExcludes(c.localRoot)] },
+          stop.signal,
+        );
+        // Not what this worker last shipped: stale for sure, no need to ask the box.
+        // (Only on a first attempt: a later one may find the command started, and must reattach.)
+        if (ctx.info.attempt === 1 && lastSynced(input.leaseId) !== local.fingerprint) throw syncStale(input.runId);
+        syncCheck = { fingerprint: local.fingerprint, fingerprintFile: fingerprintFile(local.metaDir) };
+        checked = { files: local.manifest.paths.length, bytes: local.manifest.bytes, ms: Date.now() - t0 };
+      }
+      const spec: RunSpec = { leaseId: input.leaseId, runId: input.runId, workdir: input.workdir, argv: input.argv, env: input.env, syncCheck };
+      // Aborted when the box turns out stale: the stderr session then stops waiting for a pid.
+      const stderrStop = new AbortController();
+      stop.signal.addEventListener('abort', () => stderrStop.abort(), { once: true });
+      let stale = false;
+      /** Repeat a stream after a dropped session (a reconnect attaches; offsets carry on). */
+      const withReconnects = async (go: () => Promise<void>) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await go();
+          } catch (err) {
+            if (stop.signal.aborted || attempt >= MAX_STREAM_RECONNECTS) throw err;
+            await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+          }
+        }
+      };
       // Two sessions side by side: one starts (or attaches), streams stdout and reads the exit status;
       // the other streams stderr once the run's pid exists on the box.
       await Promise.all([
         withReconnects(async () => {
-          const r = await startAndFollow(input.target, spec, files.stdout, offsets.stdout, (n) => (offsets.stdout += n), stop.signal);
+          let r;
+          try {
+            r = await startAndFollow(input.target, spec, files.stdout, offsets.stdout, (n) => (offsets.stdout += n), stop.signal);
+          } catch (err) {
+            if (!(err instanceof SyncStaleError)) throw err;
+            stale = true;
+            stderrStop.abort();
+            return;
+          }
           offsets.stdout = r.offset;
           pid = r.pid;
           attached ??= r.attached;
           exit = r.exit;
         }),
         withReconnects(async () => {
-          offsets.stderr = await followStderr(input.target, input.leaseId, input.runId, files.stderr, offsets.stderr, (n) => (offsets.stderr += n), stop.signal);
+          if (stale) return;
+          offsets.stderr = await followStderr(input.target, input.leaseId, input.runId, files.stderr, offsets.stderr, (n) => (offsets.stderr += n), stderrStop.signal);
         }),
       ]);
+      if (stale) throw syncStale(input.runId);
       if (stop.signal.aborted && !stopReason) {
         throw new CancelledFailure('this run attempt was superseded or its worker is stopping; the command keeps running');
       }
@@ -123,12 +155,23 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
         stdoutBytes: offsets.stdout,
         stderrBytes: offsets.stderr,
         reattached: attached ?? false,
+        sync: checked,
       };
     } finally {
       clearInterval(beat);
       if (timer) clearTimeout(timer);
       ctx.cancellationSignal.removeEventListener('abort', onCancel);
     }
+  });
+}
+
+/** Nothing was started: the workflow syncs, then runs again with the same run id. Expected, so benign. */
+function syncStale(runId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'SyncStale',
+    message: `run ${runId} not started: the tree on the box is not the local one; sync first`,
+    nonRetryable: true,
+    category: ApplicationFailureCategory.BENIGN,
   });
 }
 

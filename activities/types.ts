@@ -67,6 +67,12 @@ export interface RunCommandInput {
   argv: string[];
   env?: Record<string, string>;
   timeoutMs?: number;
+  /**
+   * The tree the last sync shipped: start only if the box still holds exactly what this local tree
+   * would ship (the fingerprint check done in the run's own session, saving the sync step's login on
+   * a warm rerun); otherwise fail with `SyncStale` before starting anything.
+   */
+  syncCheck?: { localRoot: string; repoName: string; excludes?: string[] };
 }
 
 export interface RunCommandResult {
@@ -79,4 +85,6 @@ export interface RunCommandResult {
   stderrBytes: number;
   /** True when this attempt reattached to a command an earlier attempt had started. */
   reattached: boolean;
+  /** With `syncCheck`: the tree that was found up to date on the box, and how long checking took. */
+  sync?: { files: number; bytes: number; ms: number };
 }

@@ -79,6 +79,8 @@ function onWorker(queue: string, pickupMs: number | string = WORKER_PICKUP_TIMEO
 export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   const state = new LeaseState(input, Date.now());
   const runScopes = new Map<string, CancellationScope>();
+  /** Trees (local root and excludes) this execution has synced to the box. */
+  const syncedTrees = new Set<string>();
   /** Why the lease is ending, once it is: a run cut short by expiry reports that, not a cancel. */
   let stopping: EndReason | undefined;
   const providerRef = { provider: input.provider, providerConfig: input.providerConfig };
@@ -197,28 +199,47 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
           const c = req.clientSync;
           syncMs = c.ms;
           record.sync = { files: c.files, bytes: c.bytes, deleted: c.deleted, skipped: c.skipped };
-        } else if (!req.noSync && req.localRoot) {
+        }
+        const tree = !req.clientSync && !req.noSync && req.localRoot ? { localRoot: req.localRoot, repoName: input.repoName, excludes: req.excludes } : undefined;
+        const sync = async () => {
           const s = await onLeaseWorker((acts) =>
-            acts.sync.syncWorkdir.executeWithOptions({ summary: `sync ${req.localRoot}` }, [
-              { leaseId: input.leaseId, target: state.target!, localRoot: req.localRoot!, repoName: input.repoName, excludes: req.excludes },
-            ]),
+            acts.sync.syncWorkdir.executeWithOptions({ summary: `sync ${tree!.localRoot}` }, [{ leaseId: input.leaseId, target: state.target!, ...tree! }]),
           );
           syncMs = s.ms;
           record.sync = { files: s.files, bytes: s.bytes, deleted: s.deleted, skipped: s.skipped };
-        }
+          syncedTrees.add(treeKey(tree!));
+        };
+        // A tree this lease synced before is checked in the run's own session (one ssh login
+        // instead of two on a warm rerun); only if it changed does the sync step run first.
+        const checkInRun = tree !== undefined && syncedTrees.has(treeKey(tree)) && patched('sync-check-in-run');
+        if (tree && !checkInRun) await sync();
         const maxRunMs = Math.max(Math.min(state.ttlDeadline, state.budgetDeadline) - Date.now(), 60_000);
-        const r = await onLeaseWorker((acts) => acts.run(maxRunMs).runCommand.executeWithOptions(
-          { summary: describeRun(req.argv) },
-          [{
-            leaseId: input.leaseId,
-            runId,
-            target: state.target!,
-            workdir: `${state.target!.workRoot}/${input.leaseId}/${input.repoName}`,
-            argv: req.argv,
-            env: { ...req.env, DURABOX_LEASE_ID: input.leaseId, DURABOX_RUN_ID: runId },
-            timeoutMs: req.timeoutMs,
-          }],
-        ));
+        const run = (syncCheck: typeof tree) =>
+          onLeaseWorker((acts) => acts.run(maxRunMs).runCommand.executeWithOptions(
+            { summary: describeRun(req.argv) },
+            [{
+              leaseId: input.leaseId,
+              runId,
+              target: state.target!,
+              workdir: `${state.target!.workRoot}/${input.leaseId}/${input.repoName}`,
+              argv: req.argv,
+              env: { ...req.env, DURABOX_LEASE_ID: input.leaseId, DURABOX_RUN_ID: runId },
+              timeoutMs: req.timeoutMs,
+              syncCheck,
+            }],
+          ));
+        let r;
+        try {
+          r = await run(checkInRun ? tree : undefined);
+        } catch (err) {
+          if (!checkInRun || failureType(err) !== 'SyncStale') throw err;
+          await sync();
+          r = await run(undefined);
+        }
+        if (r.sync) {
+          syncMs = r.sync.ms;
+          record.sync = { files: r.sync.files, bytes: r.sync.bytes, deleted: 0, skipped: true };
+        }
         const timings = { syncMs, runMs: r.runMs, totalMs: Date.now() - started };
         state.endRun(record, { status: r.status, exitCode: r.exitCode, tail: r.tail, timings }, Date.now());
         return { ...record, exitCode: r.exitCode };
@@ -410,4 +431,8 @@ function detailsText(state: LeaseState): string {
     .filter(Boolean)
     // Rendered as Markdown by the Web UI: one paragraph per fact.
     .join('\n\n');
+}
+
+function treeKey(tree: { localRoot: string; excludes?: string[] }): string {
+  return JSON.stringify([tree.localRoot, tree.excludes ?? []]);
 }

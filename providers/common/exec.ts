@@ -79,6 +79,13 @@ export function runProcess(cmd: string, args: readonly string[], opts: RunOption
       opts.signal?.removeEventListener('abort', onAbort);
       reject(e);
     });
+    // An ssh client sharing a ControlMaster hands our pipes to the master, which keeps them open
+    // until the remote command ends: once we killed the child, its exit is the end.
+    child.on('exit', () => {
+      if (!aborted && !timedOut) return;
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+    });
     child.on('close', (code, sig) => {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);

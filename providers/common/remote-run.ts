@@ -22,7 +22,22 @@ export interface RunSpec {
   workdir: string;
   argv: string[];
   env?: Record<string, string>;
+  /**
+   * Start only if the box's recorded sync fingerprint is this one (a run not yet started; a
+   * reattach never checks): otherwise `SyncStaleError`, and nothing is started.
+   */
+  syncCheck?: { fingerprint: string; fingerprintFile: string };
 }
+
+/** The tree on the box is not the one the run expects: sync, then run again with the same id. */
+export class SyncStaleError extends Error {
+  constructor(runId: string) {
+    super(`run ${runId} not started: the tree on the box differs from the local one`);
+    this.name = 'SyncStaleError';
+  }
+}
+
+const STALE_MARKER = 'durabox-sync-stale';
 
 export interface RunOffsets {
   stdout: number;
@@ -64,6 +79,7 @@ export async function startOrAttach(target: SshTarget, spec: RunSpec): Promise<{
   const res = await sshExec(target, script, { stdin: WRAPPER, timeoutMs: 60_000 });
   const [mode, pidText] = res.stdout.trim().split(/\s+/);
   const pid = Number(pidText);
+  if (res.code === 0 && !res.stdout.trim() && res.stderr.split('\n').includes(STALE_MARKER)) throw new SyncStaleError(spec.runId);
   if (res.code !== 0 || !Number.isInteger(pid) || pid <= 1) throw couldNotStart(spec, res.code, res.stderr);
   return { pid, attached: mode === 'attached' };
 }
@@ -79,8 +95,12 @@ function startScript(target: SshTarget, spec: RunSpec): string {
     .map(([k, v]) => `export ${k}=${shellQuote(v)};`)
     .join(' ');
   const argv = spec.argv.map(shellQuote).join(' ');
+  const check = spec.syncCheck
+    ? `if [ ! -d "$R" ] && { [ ! -d "$W" ] || [ "$(cat ${shellQuote(spec.syncCheck.fingerprintFile)} 2>/dev/null)" != ${shellQuote(spec.syncCheck.fingerprint)} ]; }; then cat >/dev/null; echo ${STALE_MARKER} >&2; exit 0; fi;`
+    : '';
   return [
     `R=${shellQuote(R)}; W=${shellQuote(spec.workdir)};`,
+    check,
     'mkdir -p "$W" "${R%/*}" || exit 90;',
     'if mkdir "$R" 2>/dev/null; then',
     '  cat > "$R/wrapper.sh"; : > "$R/stdout"; : > "$R/stderr";',
@@ -153,6 +173,7 @@ export function startAndFollow(
   return copyRemote(target, script, localPath, offset, onBytes, inner.signal, WRAPPER, onStderr).then(({ offset: end, code, stderr }) => {
     signal.removeEventListener('abort', onOuterAbort);
     const head = HEADER.exec(stderr);
+    if (!head && code === 0 && new RegExp(`^${STALE_MARKER}$`, 'm').test(stderr)) throw new SyncStaleError(spec.runId);
     if (!head) throw couldNotStart(spec, code, stderr);
     if (code !== 0 && !inner.signal.aborted) throw lostStream(code, stderr);
     const tail = /^durabox-exit (-|\d+) (\S+)$/m.exec(stderr);
@@ -246,6 +267,13 @@ function copyRemote(
       signal.removeEventListener('abort', onAbort);
       closeFd();
       reject(err);
+    });
+    // Through a ControlMaster the master holds our pipes until the remote command ends, which an
+    // abandoned session may never do soon: once aborted, the client's exit is the end.
+    child.on('exit', () => {
+      if (!signal.aborted) return;
+      child.stdout!.destroy();
+      child.stderr!.destroy();
     });
     child.on('close', (code) => {
       signal.removeEventListener('abort', onAbort);

@@ -53,24 +53,33 @@ export function remoteLayout(target: SshTarget, leaseId: string, repoName: strin
   return { leaseRoot, workdir: `${leaseRoot}/${safeSegment(repoName)}`, metaDir: `${leaseRoot}/.durabox` };
 }
 
+/** Where the box records the fingerprint of the last complete sync of a lease's tree. */
+export const fingerprintFile = (metaDir: string) => `${metaDir}/sync-fingerprint`;
+
+/** What a sync of this tree would ship, and its fingerprint, computed locally without the box. */
+export async function localSyncState(opts: Omit<SyncOptions, 'force'>, signal?: AbortSignal) {
+  if (!statSync(opts.localRoot).isDirectory()) throw invalid(`${opts.localRoot} is not a directory`);
+  const { workdir, metaDir } = remoteLayout(opts.target, opts.leaseId, opts.repoName);
+  const manifest = await buildManifest(opts.localRoot, opts.excludes, signal);
+  const fingerprint = await syncFingerprint(
+    { localRoot: opts.localRoot, workdir, paths: manifest.paths, git: manifest.git, rules: excludeRules(opts.localRoot, opts.excludes) },
+    signal,
+  );
+  return { workdir, metaDir, manifest, fingerprint };
+}
+
 export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise<SyncResult> {
   const { target } = opts;
-  if (!statSync(opts.localRoot).isDirectory()) throw invalid(`${opts.localRoot} is not a directory`);
-  const { workdir, metaDir } = remoteLayout(target, opts.leaseId, opts.repoName);
-  const manifest = await buildManifest(opts.localRoot, opts.excludes, ctx.signal);
+  const { workdir, metaDir, manifest, fingerprint } = await localSyncState(opts, ctx.signal);
   ctx.log(`sync: ${manifest.paths.length} files, ${manifest.bytes} bytes${manifest.git ? ' (git manifest)' : ''}`);
   ctx.heartbeat({ phase: 'sync-manifest', files: manifest.paths.length });
   const nul = manifest.paths.map((p) => `${p}\0`).join('');
-  const fingerprint = await syncFingerprint(
-    { localRoot: opts.localRoot, workdir, paths: manifest.paths, git: manifest.git, rules: excludeRules(opts.localRoot, opts.excludes) },
-    ctx.signal,
-  );
 
   // (1) fingerprint compared; on a mismatch the old one is dropped (a sync that dies half-way must
   // not leave a fingerprint that a later, reverted tree could match), the previous manifest comes
   // out and the new one is staged (and remembered as possibly shipped).
   const m = shellQuote(metaDir);
-  const fp = `${m}/sync-fingerprint`;
+  const fp = shellQuote(fingerprintFile(metaDir));
   const stage = await sshExec(
     target,
     `mkdir -p -- ${m} && ` +

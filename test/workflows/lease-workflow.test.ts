@@ -257,6 +257,45 @@ describe('leaseWorkflow', () => {
       await recordHistory('runs-and-rejections', handle);
     });
   });
+  it('a tree synced before is checked in the run itself; a stale one is synced, then run with the same id', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    const checks: Array<string | undefined> = [];
+    let staleOnce = false;
+    const overrides: Partial<Activities> = {
+      async runCommand(input) {
+        checks.push(input.syncCheck ? `${input.runId}:${input.syncCheck.localRoot}` : undefined);
+        if (input.syncCheck && staleOnce) {
+          staleOnce = false;
+          throw ApplicationFailure.create({ type: 'SyncStale', message: 'tree changed', nonRetryable: true });
+        }
+        rec.calls.push(`run:${input.argv.join(' ')}`);
+        return { exitCode: 0, status: 'succeeded', tail: '', runMs: 1, stdoutBytes: 0, stderrBytes: 0, reattached: false, sync: input.syncCheck ? { files: 3, bytes: 10, ms: 2 } : undefined };
+      },
+    };
+    await withWorker(rec, overrides, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      await waitForPhase(handle, 'ready');
+      const run = (id: string, localRoot = '/src/a') => handle.executeUpdate(runUpdate, { args: [{ argv: ['make', id], localRoot }], updateId: id });
+      const cold = await run('run_1');
+      expect(cold.sync).toMatchObject({ skipped: false });
+      const warm = await run('run_2');
+      expect(warm.sync).toEqual({ files: 3, bytes: 10, deleted: 0, skipped: true });
+      staleOnce = true;
+      const changed = await run('run_3');
+      expect(changed.sync).toMatchObject({ skipped: false, files: 3 });
+      // Another tree has not been synced on this lease: it syncs first.
+      await run('run_4', '/src/b');
+      await handle.signal(releaseSignal, {});
+      await handle.result();
+      expect(checks).toEqual([undefined, 'run_2:/src/a', 'run_3:/src/a', undefined, undefined]);
+      expect(rec.calls.filter((c) => c === 'sync' || c.startsWith('run:'))).toEqual([
+        'sync', 'run:make run_1', 'run:make run_2', 'sync', 'run:make run_3', 'sync', 'run:make run_4',
+      ]);
+      await recordHistory('sync-check-in-run', handle);
+    });
+  });
+
   it('moves a lease to another worker when its own worker is gone, and finishes there', async () => {
     const taskQueue = `wf-test-${randomBytes(4).toString('hex')}`;
     const qA = `${taskQueue}@a`;

@@ -1,0 +1,106 @@
+/**
+ * A warm rerun checks the sync fingerprint in the run's own session (no separate sync login): the
+ * run and sync activities against a real box (local provider's sshd) and real rsync. An unchanged
+ * tree runs at once; a tree changed here, or a box synced by someone else since, starts nothing and
+ * fails `SyncStale`; a retried attempt reattaches to its started command whatever the tree.
+ */
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newLeaseId, releaseAll, testCtx, useTempStateDir } from './helpers.js';
+import { runCommand, syncWorkdir } from '../../activities/run.js';
+import type { RunCommandInput } from '../../activities/types.js';
+import type { SshTarget } from '../../providers/adapter.js';
+import { ensureLeaseKey } from '../../providers/common/keys.js';
+import { pinHostKey } from '../../providers/common/host-key.js';
+import { sshExec } from '../../providers/common/remote.js';
+import { remoteRunDir } from '../../providers/common/remote-run.js';
+import { remoteLayout } from '../../providers/common/sync.js';
+import { getProvider } from '../../providers/registry.js';
+import { makeRepo } from '../support/cli-harness.js';
+
+const stateDir = useTempStateDir();
+const local = getProvider('local', {});
+const leaseId = newLeaseId();
+let target: SshTarget;
+let repo: string;
+
+beforeAll(async () => {
+  const key = await ensureLeaseKey(leaseId);
+  const box = await local.create({ leaseId, slug: 'sync-check', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
+  target = await pinHostKey(await local.waitReady(box, testCtx()));
+  repo = makeRepo({ 'src/a.txt': 'one\n' });
+});
+
+afterAll(() => releaseAll(local, stateDir));
+
+const tree = () => ({ localRoot: repo, repoName: 'repo' });
+const runInput = (runId: string, argv: string[], checked = true): RunCommandInput => ({
+  leaseId,
+  runId,
+  target,
+  workdir: `${target.workRoot}/${leaseId}/repo`,
+  argv,
+  syncCheck: checked ? tree() : undefined,
+});
+const sync = () => new MockActivityEnvironment().run(syncWorkdir, { leaseId, target, ...tree() });
+const run = (input: RunCommandInput, attempt = 1) => new MockActivityEnvironment({ attempt }).run(runCommand, input);
+const runDirExists = async (runId: string) => (await sshExec(target, `test -d ${remoteRunDir(target, leaseId, runId)}`)).code === 0;
+
+describe('sync check in the run session', () => {
+  it('runs an unchanged tree at once and refuses a changed one before starting anything', async () => {
+    expect((await sync()).skipped).toBe(false);
+
+    const warm = await run(runInput('run_warm', ['cat', 'src/a.txt']));
+    expect(warm).toMatchObject({ exitCode: 0, status: 'succeeded' });
+    expect(warm.tail).toContain('one');
+    expect(warm.sync).toMatchObject({ files: 3 });
+
+    // Changed here: known stale from this worker's record, without a login.
+    writeFileSync(join(repo, 'src/a.txt'), 'two\n');
+    const err = await run(runInput('run_changed', ['sh', '-c', 'echo ran >> ran.txt'])).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'SyncStale', nonRetryable: true });
+    expect(await runDirExists('run_changed')).toBe(false);
+
+    // What the workflow does next: sync, then the same run id without the check.
+    expect((await sync()).skipped).toBe(false);
+    const after = await run(runInput('run_changed', ['sh', '-c', 'cat src/a.txt; echo ran >> ran.txt'], false));
+    expect(after.tail).toContain('two');
+    expect(after.sync).toBeUndefined();
+    expect((await sshExec(target, `cat ${target.workRoot}/${leaseId}/repo/ran.txt`)).stdout).toBe('ran\n');
+  });
+
+  it('refuses when the box was synced by someone else since, though this worker shipped this tree last', async () => {
+    await sync();
+    // Another machine's sync (a client syncing itself) leaves its own fingerprint on the box.
+    const { metaDir } = remoteLayout(target, leaseId, 'repo');
+    expect((await sshExec(target, `echo someone-else > ${metaDir}/sync-fingerprint`)).code).toBe(0);
+    const err = await run(runInput('run_other', ['true'])).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'SyncStale' });
+    expect(await runDirExists('run_other')).toBe(false);
+    // The sync step then finds the box stale too and ships the tree again.
+    expect((await sync()).skipped).toBe(false);
+    expect((await run(runInput('run_other', ['true']))).exitCode).toBe(0);
+  });
+
+  it('a retried attempt reattaches to the command it started, even after the local tree changed', async () => {
+    await sync();
+    const marks = mkdtempSync(join(tmpdir(), 'dbx-sync-check-'));
+    const go = join(marks, 'go');
+    const input = runInput('run_retry', ['sh', '-c', `echo started >> started.txt; while [ ! -e ${go} ]; do sleep 0.1; done; echo done`]);
+    const first = run(input);
+    await expect.poll(() => runDirExists('run_retry'), { timeout: 20_000 }).toBe(true);
+    writeFileSync(join(repo, 'src/a.txt'), 'three\n');
+    // A second attempt while the command runs (the first one's worker died, say).
+    const second = run(input, 2);
+    setTimeout(() => writeFileSync(go, ''), 1500);
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.exitCode).toBe(0);
+    expect(b).toMatchObject({ exitCode: 0, reattached: true });
+    expect(b.tail).toContain('done');
+    expect((await sshExec(target, `cat ${target.workRoot}/${leaseId}/repo/started.txt`)).stdout).toBe('started\n');
+    expect(existsSync(go)).toBe(true);
+  });
+});
