@@ -94,7 +94,13 @@ const paths = () => {
  */
 export function startDevArgs(o: { dbFile?: string; port: number; uiPort?: number; namespace?: string; headless?: boolean }): string[] {
   const args = ['server', 'start-dev'];
-  if (o.dbFile) args.push('--db-filename', o.dbFile);
+  if (o.dbFile) {
+    // Write-ahead log with synchronous=NORMAL: a transaction is one WAL append instead of a rollback
+    // journal and several fsyncs. The file stays consistent and a server, worker or CLI crash loses
+    // nothing committed; only an OS crash or power loss may roll back the last transactions, which
+    // leaves at worst an orphaned box that the cleanup schedule finds by its ownership marker.
+    args.push('--db-filename', o.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+  }
   args.push('--port', String(o.port), '--ip', '127.0.0.1', '--log-level', 'warn');
   if (o.headless) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort ?? o.port + 1000));
