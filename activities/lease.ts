@@ -11,7 +11,7 @@ import { ensureLeaseKey } from '../providers/common/keys.js';
 import { leaseDir, safeSegment } from '../providers/common/state-dir.js';
 import { shellQuote, sshExec } from '../providers/common/remote.js';
 import { ProviderError } from '../providers/errors.js';
-import { getProvider } from '../providers/registry.js';
+import { getProvider } from '../providers/adapters.js';
 import { translated } from './failures.js';
 import { keepingAlive } from './progress.js';
 import { holdPoint } from './test-hooks.js';

@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { BoxIdentity, OwnedResource, ReleaseAction } from '../providers/adapter.js';
-import { getProvider } from '../providers/registry.js';
+import { getProvider } from '../providers/adapters.js';
 import type { LeaseFacts } from '../workflows/sweep-decide.js';
 import { translated } from './failures.js';
 import { leaseFacts } from './lease-records.js';

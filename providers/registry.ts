@@ -1,9 +1,11 @@
 /**
- * Provider name → registration. The only module that imports provider folders, so adding a
- * provider means one line here and nothing in the CLI or activities.
+ * Provider name → registration: what the CLI needs to know about a provider (its name, flags and
+ * settings schema), without loading its adapter. The adapters are built by `adapters.ts`, which
+ * only the worker side (and `doctor`) loads; together they are the only modules that import
+ * provider folders, so adding a provider means one line in each and nothing in the CLI or
+ * activities.
  */
 import type { z } from 'zod';
-import type { ProviderAdapter } from './adapter.js';
 import { ProviderError } from './errors.js';
 import { agxProvider } from './agx/index.js';
 import { localProvider } from './local/index.js';
@@ -40,8 +42,6 @@ export interface ProviderRegistration<C = unknown> {
    * fail to boot (vast) lets the lease rent another.
    */
   acquireAttempts?(config: C): number;
-  /** Build an adapter from settings; validates them with `configSchema`. */
-  create(config: unknown): ProviderAdapter;
 }
 
 const REGISTRATIONS: readonly ProviderRegistration<any>[] = [localProvider, sshProvider, agxProvider, vastProvider, sealosDevboxProvider, codespacesProvider, coderProvider];
@@ -63,15 +63,4 @@ export function getRegistration(name: string): ProviderRegistration<unknown> {
     });
   }
   return reg;
-}
-
-/** Validate `config` against the provider's schema and build its adapter. */
-export function getProvider(name: string, config: unknown = {}): ProviderAdapter {
-  const reg = getRegistration(name);
-  const parsed = reg.configSchema.safeParse(config ?? {});
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
-    throw new ProviderError('invalid', `${name} settings: ${detail}`, { provider: name, operation: 'registry' });
-  }
-  return reg.create(parsed.data);
 }

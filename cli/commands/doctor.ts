@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { Command } from 'commander';
 import type { DoctorCheck } from '../../providers/adapter.js';
-import { getProvider } from '../../providers/registry.js';
+import { getProvider } from '../../providers/adapters.js';
 import { loadConfig } from '../config/load.js';
 import { ExitCode } from '../exit-codes.js';
 import { makeOutput } from '../output.js';

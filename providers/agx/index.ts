@@ -1,6 +1,5 @@
 /** Registration of the `agx` provider (microVMs behind an SSH gateway; experimental, see docs/providers/agx.md). */
 import type { ProviderRegistration } from '../registry.js';
-import { AgxAdapter } from './adapter.js';
 import { agxConfigSchema, agxTrustedOnlyKeys, type AgxConfig } from './config.js';
 
 export const agxProvider: ProviderRegistration<AgxConfig> = {
@@ -13,7 +12,4 @@ export const agxProvider: ProviderRegistration<AgxConfig> = {
     { flags: '--agx-host-key <key>', description: 'pin the gateway host key ("type base64" or SHA256:fingerprint)', key: 'hostKey' },
   ],
   trustedOnlyKeys: agxTrustedOnlyKeys,
-  create: (config) => new AgxAdapter(agxConfigSchema.parse(config)),
 };
-
-export { AgxAdapter };

@@ -1,6 +1,5 @@
 /** Registration of the `coder` provider (Coder workspaces over the REST API; see docs/providers/coder.md). */
 import type { ProviderRegistration } from '../registry.js';
-import { CoderAdapter } from './adapter.js';
 import { coderConfigSchema, coderTrustedOnlyKeys, type CoderConfig } from './config.js';
 
 export const coderProvider: ProviderRegistration<CoderConfig> = {
@@ -12,7 +11,4 @@ export const coderProvider: ProviderRegistration<CoderConfig> = {
     { flags: '--coder-param <name=value>', description: 'template parameter (repeatable)', key: 'parameters', type: 'list' },
   ],
   trustedOnlyKeys: coderTrustedOnlyKeys,
-  create: (config) => new CoderAdapter(coderConfigSchema.parse(config)),
 };
-
-export { CoderAdapter };

@@ -1,6 +1,5 @@
 /** Registration of the `codespaces` provider (GitHub Codespaces; see docs/providers/codespaces.md). */
 import type { ProviderRegistration } from '../registry.js';
-import { CodespacesAdapter } from './adapter.js';
 import { codespacesConfigSchema, codespacesTrustedOnlyKeys, type CodespacesConfig } from './config.js';
 
 export const codespacesProvider: ProviderRegistration<CodespacesConfig> = {
@@ -14,7 +13,4 @@ export const codespacesProvider: ProviderRegistration<CodespacesConfig> = {
     { flags: '--codespaces-geo <geo>', description: 'codespaces: EuropeWest, SoutheastAsia, UsEast or UsWest', key: 'geo' },
   ],
   trustedOnlyKeys: codespacesTrustedOnlyKeys,
-  create: (config) => new CodespacesAdapter(codespacesConfigSchema.parse(config)),
 };
-
-export { CodespacesAdapter };

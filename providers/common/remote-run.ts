@@ -149,7 +149,7 @@ export function startAndFollow(
   const script = [
     startScript(target, spec),
     'echo "durabox-run $m $p" >&2;',
-    `tail -c +${offset + 1} -s 0.2 --pid="$p" -f "$R/stdout";`,
+    `tail -c +${offset + 1} -s 0.1 --pid="$p" -f "$R/stdout";`,
     // The wrapper writes `exit` right after the command ends.
     'i=0; while [ ! -e "$R/exit" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done;',
     'echo "durabox-exit $(cat "$R/exit" 2>/dev/null || echo -) $(cat "$R/status" 2>/dev/null || echo -)" >&2',
@@ -199,7 +199,7 @@ export async function followStderr(
   const script =
     `R=${R}; i=0; while [ ! -s "$R/pid" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ` +
     `p=$(cat "$R/pid" 2>/dev/null); [ -n "$p" ] || exit 92; ` +
-    `exec tail -c +${offset + 1} -s 0.2 --pid="$p" -f "$R/stderr"`;
+    `exec tail -c +${offset + 1} -s 0.1 --pid="$p" -f "$R/stderr"`;
   const { offset: end, code, stderr } = await copyRemote(target, script, localPath, offset, onBytes, signal);
   if (code !== 0 && !signal.aborted) throw lostStream(code, stderr);
   return end;
@@ -218,7 +218,7 @@ export async function followStream(
   onBytes: (n: number) => void,
   signal: AbortSignal,
 ): Promise<number> {
-  const cmd = `exec tail -c +${offset + 1} -s 0.2 --pid=${pid} -f ${shellQuote(remoteFile)}`;
+  const cmd = `exec tail -c +${offset + 1} -s 0.1 --pid=${pid} -f ${shellQuote(remoteFile)}`;
   const { offset: end, code, stderr } = await copyRemote(target, cmd, localPath, offset, onBytes, signal);
   if (code !== 0 && !signal.aborted) throw lostStream(code, stderr);
   return end;

@@ -1,6 +1,5 @@
 /** Registration of the `sealos-devbox` provider (a Sealos DevBox on Kubernetes; see docs/providers/sealos-devbox.md). */
 import type { ProviderRegistration } from '../registry.js';
-import { SealosDevboxAdapter } from './adapter.js';
 import { sealosConfigSchema, sealosTrustedOnlyKeys, type SealosConfig } from './config.js';
 
 export const sealosDevboxProvider: ProviderRegistration<SealosConfig> = {
@@ -15,7 +14,4 @@ export const sealosDevboxProvider: ProviderRegistration<SealosConfig> = {
     { flags: '--sealos-network <type>', description: 'SSHGate (default) or NodePort', key: 'network' },
   ],
   trustedOnlyKeys: sealosTrustedOnlyKeys,
-  create: (config) => new SealosDevboxAdapter(sealosConfigSchema.parse(config)),
 };
-
-export { SealosDevboxAdapter };

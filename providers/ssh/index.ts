@@ -1,6 +1,5 @@
 /** Registration of the static `ssh` provider. */
 import type { ProviderRegistration } from '../registry.js';
-import { SshAdapter } from './adapter.js';
 import { sshConfigSchema, sshTrustedOnlyKeys, type SshConfig } from './config.js';
 
 export const sshProvider: ProviderRegistration<SshConfig> = {
@@ -13,7 +12,4 @@ export const sshProvider: ProviderRegistration<SshConfig> = {
     { flags: '--ssh-key <path>', description: 'private key on the worker', key: 'keyPath' },
   ],
   trustedOnlyKeys: sshTrustedOnlyKeys,
-  create: (config) => new SshAdapter(sshConfigSchema.parse(config)),
 };
-
-export { SshAdapter };

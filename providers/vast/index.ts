@@ -1,6 +1,5 @@
 /** Registration of the `vast` provider (Vast.ai GPU marketplace; see docs/providers/vast.md). */
 import type { ProviderRegistration } from '../registry.js';
-import { VastAdapter } from './adapter.js';
 import { vastConfigSchema, vastTrustedOnlyKeys, type VastConfig } from './config.js';
 
 export const vastProvider: ProviderRegistration<VastConfig> = {
@@ -16,7 +15,4 @@ export const vastProvider: ProviderRegistration<VastConfig> = {
   trustedOnlyKeys: vastTrustedOnlyKeys,
   // The failover bound for taken offers also bounds re-renting after an instance failed to start.
   acquireAttempts: (config) => config.maxOffers,
-  create: (config) => new VastAdapter(vastConfigSchema.parse(config)),
 };
-
-export { VastAdapter };

@@ -19,7 +19,7 @@ import { sshExec } from '../../providers/common/remote.js';
 import { followStream, readExit, remoteRunDir, startOrAttach } from '../../providers/common/remote-run.js';
 import { syncTree } from '../../providers/common/sync.js';
 import { isProviderError, type ProviderError } from '../../providers/errors.js';
-import { getProvider } from '../../providers/registry.js';
+import { getProvider } from '../../providers/adapters.js';
 import { leaseConfigFlags } from '../../cli/commands/lease-flags.js';
 import { loadConfig } from '../../cli/config/load.js';
 

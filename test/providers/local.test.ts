@@ -9,7 +9,8 @@ import { ensureLeaseKey } from '../../providers/common/keys.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { pinHostKey } from '../../providers/common/host-key.js';
 import { isProviderError } from '../../providers/errors.js';
-import { getProvider, providerNames } from '../../providers/registry.js';
+import { getProvider, providersWithoutAdapter } from '../../providers/adapters.js';
+import { providerNames } from '../../providers/registry.js';
 import { boxPaths } from '../../providers/local/box.js';
 import { runningSshd } from '../../providers/local/sshd.js';
 
@@ -50,6 +51,8 @@ describe('local provider', () => {
 
   it('registry knows local and ssh, and refuses unknown names with the list', () => {
     expect(providerNames()).toEqual(expect.arrayContaining(['local', 'ssh']));
+    // Every registered provider (the CLI's view) has an adapter (the worker's view).
+    expect(providersWithoutAdapter(providerNames())).toEqual([]);
     try {
       getProvider('nope', {});
       expect.unreachable();

@@ -13,7 +13,7 @@ import { ensureLeaseKey } from '../../providers/common/keys.js';
 import { pinHostKey } from '../../providers/common/host-key.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { followStderr, followStream, readExit, remoteRunDir, startAndFollow, startOrAttach } from '../../providers/common/remote-run.js';
-import { getProvider } from '../../providers/registry.js';
+import { getProvider } from '../../providers/adapters.js';
 
 const stateDir = useTempStateDir();
 const local = getProvider('local', {});

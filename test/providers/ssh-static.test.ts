@@ -7,7 +7,7 @@ import type { BoxIdentity, ProviderAdapter } from '../../providers/adapter.js';
 import { ensureLeaseKey } from '../../providers/common/keys.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { isProviderError } from '../../providers/errors.js';
-import { getProvider } from '../../providers/registry.js';
+import { getProvider } from '../../providers/adapters.js';
 import { boxPaths } from '../../providers/local/box.js';
 import { hostPublicKey, runningSshd } from '../../providers/local/sshd.js';
 

@@ -18,7 +18,7 @@ import { pinHostKey } from '../../providers/common/host-key.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { remoteRunDir } from '../../providers/common/remote-run.js';
 import { remoteLayout } from '../../providers/common/sync.js';
-import { getProvider } from '../../providers/registry.js';
+import { getProvider } from '../../providers/adapters.js';
 import { makeRepo } from '../support/cli-harness.js';
 
 const stateDir = useTempStateDir();

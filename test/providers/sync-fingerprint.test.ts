@@ -13,7 +13,7 @@ import type { SshTarget } from '../../providers/adapter.js';
 import { ensureLeaseKey } from '../../providers/common/keys.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { syncTree, type SyncOptions } from '../../providers/common/sync.js';
-import { getProvider } from '../../providers/registry.js';
+import { getProvider } from '../../providers/adapters.js';
 
 const stateDir = useTempStateDir();
 const adapter = getProvider('local', {});

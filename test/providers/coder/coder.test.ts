@@ -20,7 +20,7 @@ import { sshExec } from '../../../providers/common/remote.js';
 import { sshArgv, sshEnv } from '../../../providers/common/ssh-options.js';
 import { syncTree } from '../../../providers/common/sync.js';
 import { isProviderError, type ProviderError } from '../../../providers/errors.js';
-import { getProvider } from '../../../providers/registry.js';
+import { getProvider } from '../../../providers/adapters.js';
 import { coderConfigSchema } from '../../../providers/coder/config.js';
 import { leaseIdFromName, nameProblem, workspaceName } from '../../../providers/coder/naming.js';
 import { createBox, releaseBox, waitBoxReady } from '../../../activities/lease.js';

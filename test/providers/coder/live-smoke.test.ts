@@ -12,7 +12,7 @@ import { newLeaseId, testCtx, useTempStateDir } from '../helpers.js';
 import type { BoxIdentity } from '../../../providers/adapter.js';
 import { ensureLeaseKey } from '../../../providers/common/keys.js';
 import { sshExec } from '../../../providers/common/remote.js';
-import { getProvider } from '../../../providers/registry.js';
+import { getProvider } from '../../../providers/adapters.js';
 
 const live = process.env.DURABOX_LIVE === '1';
 

@@ -18,7 +18,7 @@ import { ensureLeaseKey } from '../../../providers/common/keys.js';
 import { sshExec } from '../../../providers/common/remote.js';
 import { sshOptions } from '../../../providers/common/ssh-options.js';
 import { isProviderError, type ProviderError } from '../../../providers/errors.js';
-import { getProvider } from '../../../providers/registry.js';
+import { getProvider } from '../../../providers/adapters.js';
 import { codespacesConfigSchema, repoFromRemote } from '../../../providers/codespaces/config.js';
 import { nextLink } from '../../../providers/codespaces/api.js';
 import { parseSshConfig, pickBlock } from '../../../providers/codespaces/gh.js';

@@ -27,7 +27,7 @@ import { readKnownHostKeys } from '../../../providers/common/host-key.js';
 import { ensureLeaseKey } from '../../../providers/common/keys.js';
 import { sshExec } from '../../../providers/common/remote.js';
 import { hostKeyAliasFor, knownHostsPath } from '../../../providers/common/ssh-options.js';
-import { getProvider } from '../../../providers/registry.js';
+import { getProvider } from '../../../providers/adapters.js';
 
 const env = (n: string) => process.env[`DURABOX_CODESPACES_${n}`]?.trim() || undefined;
 const repo = env('REPO');

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { newLeaseId, testCtx, useTempStateDir } from '../helpers.js';
 import { ensureLeaseKey } from '../../../providers/common/keys.js';
 import { sshExec } from '../../../providers/common/remote.js';
-import { getProvider } from '../../../providers/registry.js';
+import { getProvider } from '../../../providers/adapters.js';
 
 const live = process.env.DURABOX_LIVE === '1';
 const env = (n: string) => process.env[`DURABOX_SEALOS_${n}`] || undefined;

@@ -17,7 +17,7 @@ import { sshExec } from '../../../providers/common/remote.js';
 import { sshCommandLine } from '../../../providers/common/ssh-options.js';
 import { freePort } from '../../../providers/local/sshd.js';
 import { isProviderError, type ProviderError } from '../../../providers/errors.js';
-import { getProvider } from '../../../providers/registry.js';
+import { getProvider } from '../../../providers/adapters.js';
 import { KEY_FILE } from '../../../providers/sealos-devbox/adapter.js';
 import { sealosConfigSchema } from '../../../providers/sealos-devbox/config.js';
 import { devboxName, L_LEASE, leaseLabels } from '../../../providers/sealos-devbox/markers.js';

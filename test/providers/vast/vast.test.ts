@@ -15,7 +15,7 @@ import { childEnv } from '../../../providers/common/child-env.js';
 import { ensureLeaseKey } from '../../../providers/common/keys.js';
 import { sshExec } from '../../../providers/common/remote.js';
 import { isProviderError, type ProviderError } from '../../../providers/errors.js';
-import { getProvider } from '../../../providers/registry.js';
+import { getProvider } from '../../../providers/adapters.js';
 import { vastConfigSchema } from '../../../providers/vast/config.js';
 import { makeLabel, parseLabel } from '../../../providers/vast/label.js';
 import { readRecord } from '../../../providers/vast/record.js';
