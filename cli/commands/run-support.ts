@@ -19,6 +19,8 @@ const PHASE_TEXT: Partial<Record<LeasePhase, string>> = {
 export function watchProgress(handle: Promise<LeaseHandle>, out: Output, intervalMs = 300) {
   let last: LeasePhase | undefined;
   let stopped = false;
+  // stop() cuts the pause between queries short: the CLI's exit must not wait out a poll interval.
+  let wake: (() => void) | undefined;
   const loop = async () => {
     const h = await handle.catch(() => undefined);
     while (h && !stopped) {
@@ -33,7 +35,14 @@ export function watchProgress(handle: Promise<LeaseHandle>, out: Output, interva
       } catch {
         // The workflow may not have started its first task yet.
       }
-      await new Promise((r) => setTimeout(r, intervalMs));
+      if (stopped) return;
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, intervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
     }
   };
   const done = loop().catch(() => undefined);
@@ -42,6 +51,7 @@ export function watchProgress(handle: Promise<LeaseHandle>, out: Output, interva
   return {
     stop: async () => {
       stopped = true;
+      wake?.();
       await done;
     },
   };
