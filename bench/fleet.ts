@@ -15,7 +15,8 @@ import type { createActivities } from '../activities/index.js';
 import type { SshTarget } from '../providers/adapter.js';
 import { withStartLease } from '../cli/lease-client.js';
 import { newLeaseId, newRunId } from '../cli/lease-ids.js';
-import { leaseWorkflowId, runUpdate, type LeaseInput } from '../workflows/messages.js';
+import { runUpdateOutcome, sendRunUpdate } from '../cli/temporal/run-update.js';
+import { leaseWorkflowId, type LeaseInput } from '../workflows/messages.js';
 import { historyEvents, log, median, percentile, reps, round, withBench, type Row } from './support.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -94,11 +95,9 @@ export async function fleetBench(): Promise<{ rows: Row[]; n: number; concurrenc
           idleTimeoutMs: 30 * 60_000, ttlMs: 90 * 60_000, repoName: 'repo', repo: 'example.com/bench/repo', owner: 'bench@local',
         };
         const t0 = performance.now();
-        await client.workflow.executeUpdateWithStart(runUpdate, {
-          args: [{ argv: ['true'], localRoot: '/bench/repo', env: {} }],
-          updateId: newRunId(),
-          startWorkflowOperation: withStartLease(input, b.taskQueue),
-        });
+        // As the CLI sends it: asked again through the server's RPC timeouts.
+        const t = { client, workflowId: leaseWorkflowId(leaseId), updateId: newRunId(), req: { argv: ['true'], localRoot: '/bench/repo', env: {} }, startOperation: () => withStartLease(input, b.taskQueue) };
+        await runUpdateOutcome(t, sendRunUpdate(t));
         await client.workflow.getHandle(leaseWorkflowId(leaseId)).result();
         latencies.push(performance.now() - t0);
         ids.push(leaseWorkflowId(leaseId));

@@ -255,7 +255,7 @@ export class Bench {
     return timed(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs ?? 300_000 });
   }
 
-  async mustCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Timed> {
+  async mustCli(args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Timed> {
     const r = await this.cli(args, opts);
     if (r.code !== 0) throw new Error(`durabox ${args.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(-800)} ${r.stdout.trim().slice(-800)}`);
     return r;
@@ -371,6 +371,16 @@ export async function historyEvents(client: Client, workflowId: string): Promise
 }
 
 /** Scheduled → completed time of the first activity of `type` in `events` (ms), and its bounds. */
+/** Total time of every activity of this type (a stale-tree run attempt, then the real one). */
+export function activityTime(events: HistoryEvent[], type: string): number {
+  let ms = 0;
+  for (const s of events.filter((e) => e.type === 'ACTIVITY_TASK_SCHEDULED' && e.activity === type)) {
+    const c = events.find((e) => (e.type === 'ACTIVITY_TASK_COMPLETED' || e.type === 'ACTIVITY_TASK_FAILED') && e.scheduledId === s.id);
+    if (c) ms += c.at - s.at;
+  }
+  return ms;
+}
+
 export function activitySpan(events: HistoryEvent[], type: string): { scheduled: number; completed: number; ms: number } | undefined {
   const s = events.find((e) => e.type === 'ACTIVITY_TASK_SCHEDULED' && e.activity === type);
   if (!s) return undefined;

@@ -4,36 +4,48 @@
  *   1. nothing changed:   `durabox run --id L -- true`  vs  `ssh -i key … host true` (fresh connection)
  *   2. one file changed:  the same                      vs  `rsync -az` of the tree + `ssh host true`
  *
- * Where the time goes comes from the CLI's stderr lines (arrival time here) and the lease
+ * Where the time goes comes from the CLI's `durabox-trace` lines (DURABOX_TRACE=1) and the lease
  * workflow's history event times (same machine, same clock).
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  activitySpan, handSshArgs, historyEvents, log, makeGitRepo, median, mustRun, ratioRow, reps, round, smallTree, withBench,
+  activityTime, handSshArgs, historyEvents, log, makeGitRepo, median, mustRun, ratioRow, reps, round, smallTree, withBench,
   type HistoryEvent, type Row, type TargetFacts, type Timed,
 } from './support.js';
 
 const TREE_FILES = 200;
+const TRACE = { DURABOX_TRACE: '1' };
 
 interface Breakdown {
   total: number;
-  /** spawn → "running on lease" on stderr: node start, imports, config, connect, describe. */
-  cliStart: number;
-  /** that line → update accepted by the workflow (update request + a workflow task). */
+  /** process start → the CLI's modules loaded (node itself, @temporalio/client, zod, commander…). */
+  modules: number;
+  /** → connected to Temporal (config, repo context, the gRPC connection). */
+  connect: number;
+  /** → run update sent (resolve the lease, describe it for a resume, the "running on" line). */
+  send: number;
+  /** → update accepted by the workflow (the request and a workflow task). */
   toAccepted: number;
-  /** accepted → sync activity scheduled / run activity scheduled (workflow tasks, dispatch). */
+  /** Activities inside the run: sync, and run (every attempt: a stale-tree check, then the run). */
   sync: number;
   run: number;
-  /** everything between activities inside the workflow (task round trips). */
+  /** everything else between accepted and completed inside the workflow (task round trips). */
   workflowGaps: number;
-  /** update completed → CLI exited (result delivery, output drain, connection close, exit). */
-  toExit: number;
+  /** update completed → the CLI has the result (the update poll's answer). */
+  toResult: number;
+  /** → output drained, progress poller stopped, connections closed. */
+  wrapUp: number;
+  /** → process gone (event loop drains, node exit). */
+  exit: number;
 }
 
 export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<string, Record<string, number>> }> {
   return withBench('warm', {}, async (b) => {
     const repo = makeGitRepo(join(b.dir, 'repo'), smallTree(TREE_FILES));
+    // The hand-made baseline edits its own identical copy: an edit in durabox's tree would make the
+    // next "nothing changed" round a changed one.
+    const handRepo = makeGitRepo(join(b.dir, 'hand-repo'), smallTree(TREE_FILES));
     log(`warm: creating a kept lease (tree of ${TREE_FILES} files)`);
     const first = await b.mustCli(['--json', 'run', '--keep', '--', 'true'], { cwd: repo });
     const leaseId = (JSON.parse(first.stdout) as { leaseId: string }).leaseId;
@@ -49,13 +61,16 @@ export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<stri
     await ssh('true');
     await ssh('true', muxPath);
     const handDir = `${t.workRoot}/hand-copy/`;
-    const rsyncArgs = ['-az', '--mkpath', '--exclude', '.git', '-e', ['ssh', ...handSshArgs(b.stateDir, leaseId, t).slice(0, -1)].map(q).join(' '), `${repo}/`, `${t.user}@${t.host}:${handDir}`];
+    const rsyncArgs = ['-az', '--mkpath', '--exclude', '.git', '-e', ['ssh', ...handSshArgs(b.stateDir, leaseId, t).slice(0, -1)].map(q).join(' '), `${handRepo}/`, `${t.user}@${t.host}:${handDir}`];
     await mustRun('rsync', rsyncArgs, { timeoutMs: 60_000 });
 
     const n = reps(7);
     const unchanged: number[] = [];
     const floor: number[] = [];
     const floorMux: number[] = [];
+    // durabox starts the command in the user's login shell (their PATH lives in their profile);
+    // plain `ssh host true` does not read the profile. Reported beside the floor, not instead of it.
+    const floorLogin: number[] = [];
     const changed: number[] = [];
     const handSync: number[] = [];
     const parts1: Breakdown[] = [];
@@ -71,20 +86,21 @@ export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<stri
     for (let i = 0; i < n; i++) {
       log(`warm: round ${i + 1}/${n}`);
       // 1. nothing changed
-      const r1 = await b.mustCli(['run', '--id', leaseId, '--', 'true'], { cwd: repo });
+      const r1 = await b.mustCli(['run', '--id', leaseId, '--', 'true'], { cwd: repo, env: TRACE });
       unchanged.push(r1.ms);
       parts1.push(breakdown(r1, await newEvents()));
       floor.push((await ssh('true')).ms);
       floorMux.push((await ssh('true', muxPath)).ms);
+      floorLogin.push((await ssh('bash -lc true')).ms);
 
       // 2. one file changed (a new line each round, so the fingerprint differs every time)
       const file = join(repo, 'src', 'm0', 'file0.ts');
       appendFileSync(file, `// durabox bench edit ${i}\n`);
-      const r2 = await b.mustCli(['run', '--id', leaseId, '--', 'true'], { cwd: repo });
+      const r2 = await b.mustCli(['run', '--id', leaseId, '--', 'true'], { cwd: repo, env: TRACE });
       if (!/synced/.test(r2.stderr)) throw new Error(`expected a sync after a change: ${r2.stderr}`);
       changed.push(r2.ms);
       parts2.push(breakdown(r2, await newEvents()));
-      appendFileSync(file, `// hand edit ${i}\n`);
+      appendFileSync(join(handRepo, 'src', 'm0', 'file0.ts'), `// hand edit ${i}\n`);
       const rs = await mustRun('rsync', rsyncArgs, { timeoutMs: 60_000 });
       const tr = await ssh('true');
       handSync.push(rs.ms + tr.ms);
@@ -93,7 +109,8 @@ export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<stri
 
     const rows = [
       ratioRow('1 warm rerun, nothing changed', '`durabox run --id L -- true`', unchanged, floor, '`ssh host true` (fresh connection)', 2,
-        `vs multiplexed ssh (${round(median(floorMux))} ms): ${round(median(unchanged) / median(floorMux), 1)}×`),
+        `vs multiplexed ssh (${round(median(floorMux))} ms): ${round(median(unchanged) / median(floorMux), 1)}×; ` +
+          `vs \`ssh host bash -lc true\` (${round(median(floorLogin))} ms, the login shell a run uses): ${round(median(unchanged) / median(floorLogin), 1)}×`),
       ratioRow('2 warm rerun, one file changed', '`durabox run --id L -- true`', changed, handSync, '`rsync -az` tree + `ssh host true`', 1.5),
     ];
     rows[0].baselineSamples = floor.map((x) => round(x));
@@ -102,23 +119,33 @@ export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<stri
 }
 
 function breakdown(r: Timed, events: HistoryEvent[]): Breakdown {
-  const end = r.startedAt + r.ms;
-  const line = r.stderrLines.find((l) => /running on lease/.test(l.text));
+  // `durabox-trace <ms since the CLI process started> <label>` lines (DURABOX_TRACE=1).
+  const mark = (label: string) => {
+    const m = r.stderr.match(new RegExp(`^durabox-trace (\\d+) ${label}$`, 'm'));
+    return m ? r.startedAt + Number(m[1]) : NaN;
+  };
+  const loaded = mark('modules loaded');
+  const connected = mark('connected');
+  const sent = mark('run sent');
+  const returned = mark('run returned');
+  const closed = mark('connections closed');
   const accepted = events.find((e) => e.type === 'WORKFLOW_EXECUTION_UPDATE_ACCEPTED');
   const completed = events.find((e) => e.type === 'WORKFLOW_EXECUTION_UPDATE_COMPLETED');
-  const sync = activitySpan(events, 'syncWorkdir');
-  const run = activitySpan(events, 'runCommand');
-  const cliStart = line ? line.at - r.startedAt : NaN;
-  const toAccepted = accepted && line ? accepted.at - line.at : NaN;
+  const sync = activityTime(events, 'syncWorkdir');
+  const run = activityTime(events, 'runCommand');
   const inWorkflow = accepted && completed ? completed.at - accepted.at : NaN;
   return {
     total: r.ms,
-    cliStart,
-    toAccepted,
-    sync: sync?.ms ?? 0,
-    run: run?.ms ?? NaN,
-    workflowGaps: inWorkflow - (sync?.ms ?? 0) - (run?.ms ?? 0),
-    toExit: completed ? end - completed.at : NaN,
+    modules: loaded - r.startedAt,
+    connect: connected - loaded,
+    send: sent - connected,
+    toAccepted: accepted ? accepted.at - sent : NaN,
+    sync,
+    run,
+    workflowGaps: inWorkflow - sync - run,
+    toResult: completed ? returned - completed.at : NaN,
+    wrapUp: closed - returned,
+    exit: r.startedAt + r.ms - closed,
   };
 }
 

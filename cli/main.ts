@@ -6,6 +6,7 @@
  */
 import { CliError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
+import { trace } from './trace.js';
 import { VERSION } from './version.js';
 import { isProviderError } from '../providers/errors.js';
 
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     return;
   }
   const [{ CommanderError }, { makeProgram }] = await Promise.all([import('commander'), import('./program.js')]);
+  trace('modules loaded');
   const program = makeProgram({ exitOverride: true });
   try {
     await program.parseAsync(process.argv);
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
   } finally {
     const { closeConnections } = await import('./temporal/connect.js');
     await closeConnections();
+    trace('connections closed');
   }
 }
 

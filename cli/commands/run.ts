@@ -23,6 +23,7 @@ import { clientAccess, syncFromClient } from '../client-data-plane.js';
 import { followLeaseOutput, isSyncFromClient } from '../lease-output.js';
 import { existingWorkerId } from '../worker-identity.js';
 import { connectTemporal } from '../temporal/connect.js';
+import { trace } from '../trace.js';
 import { runUpdateOutcome, sendRunUpdate, type RunUpdateTarget } from '../temporal/run-update.js';
 import { addLeaseConfigOptions, durationFlag, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
 import { runFailureExit, watchProgress } from './run-support.js';
@@ -61,6 +62,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   const timeoutMs = durationFlag('--timeout', opts.timeout);
   if (opts.id && (opts.slug || opts.keep)) throw new ConfigError('--slug and --keep apply to a new lease, not to --id');
   const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
+  trace('connected');
 
   let runId = newRunId();
   const req: RunRequest = {
@@ -73,6 +75,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     origin: { workerId: existingWorkerId() },
   };
   const started = await startRun(client, opts, loaded, repo, req, runId, out);
+  trace('run sent');
   const access = clientAccess(started.handle, started.leaseId);
   let output = followLeaseOutput(started.handle, started.leaseId, runId, access);
   const progress = watchProgress(started.handle, out);
@@ -87,6 +90,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   } catch (err) {
     failure = err;
   }
+  trace('run returned');
   if (!result && isSyncFromClient(failure) && interrupts.count === 0) {
     // The lease's worker is on another machine: sync from here, then run with the tree in place.
     await output.finish().catch(() => undefined);
@@ -110,6 +114,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   await progress.stop();
   interrupts.dispose();
   await output.finish().catch((err: unknown) => out.warn(`output: ${(err as Error).message}`));
+  trace('output drained');
   const handle = await started.handle.catch(() => undefined);
   if (!result) {
     const { code, message } = runFailureExit(failure, interrupts.count > 0);
