@@ -16,6 +16,15 @@ import { leaseStartOptions, type LeaseHandle } from './lease-client.js';
  * retried send needs a fresh one). undefined while the lease still runs (send it the run as usual).
  */
 export async function resumeOperation(client: Client, handle: LeaseHandle, taskQueue: string): Promise<(() => WithStartWorkflowOperation<typeof leaseWorkflow>) | undefined> {
+  const options = await resumeStartOptions(client, handle, taskQueue);
+  return options && (() => new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, options));
+}
+
+/**
+ * Start options of the execution that resumes the lease; undefined while the lease still runs.
+ * `keep` resumes it as a kept lease (`warmup --id`) whatever its first run asked.
+ */
+export async function resumeStartOptions(client: Client, handle: LeaseHandle, taskQueue: string, opts: { keep?: boolean } = {}) {
   const desc = await handle.describe();
   if (desc.status.name === 'RUNNING') return undefined;
   const ref = handle.workflowId.replace(/^lease-/, '');
@@ -31,6 +40,7 @@ export async function resumeOperation(client: Client, handle: LeaseHandle, taskQ
   const now = new Date().toISOString();
   const resumed: LeaseInput = {
     ...input,
+    ...(opts.keep ? { releaseAfterRun: false } : {}),
     carried: {
       phase: 'starting',
       resuming: true,
@@ -42,12 +52,12 @@ export async function resumeOperation(client: Client, handle: LeaseHandle, taskQ
       runs: summary.runs,
     },
   };
-  return () => new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, {
+  return {
     ...leaseStartOptions(resumed, taskQueue),
     // Only a closed lease is started again; a running one is never duplicated.
-    workflowIdConflictPolicy: 'FAIL',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-  });
+    workflowIdConflictPolicy: 'FAIL' as const,
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
+  };
 }
 
 /** The LeaseInput the lease's last execution started with (names and settings only). */

@@ -18,7 +18,11 @@ export function sshCommand(): Command {
       const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
       const s = await leaseStatus(await resolveLease(client, ref));
       if (!s.target || s.phase === 'released' || s.phase === 'failed') {
-        throw new CliError(`lease ${ref} has no reachable box (${s.phase})`, ExitCode.notFound);
+        const resumable = s.phase === 'released' && s.target && (s.released?.action === 'stop' || s.released?.action === 'keep');
+        throw new CliError(
+          `lease ${ref} has no reachable box (${s.phase}${resumable ? `, box ${s.released!.action === 'stop' ? 'stopped' : 'kept'}: durabox warmup --id ${ref} starts it again` : ''})`,
+          ExitCode.notFound,
+        );
       }
       const line = sshCommandLine(s.target);
       out.result(line, { command: line, target: s.target });

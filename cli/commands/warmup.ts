@@ -2,29 +2,45 @@
 import { Command } from 'commander';
 import { statusQuery } from '../../workflows/messages.js';
 import { loadConfig } from '../config/load.js';
-import { CliError } from '../errors.js';
+import { CliError, ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { leaseStartOptions } from '../lease-client.js';
+import { leaseStartOptions, leaseStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
+import { resumeStartOptions } from '../lease-resume.js';
 import { newLeaseInput } from '../lease-input.js';
 import { makeOutput } from '../output.js';
 import { repoContext } from '../repo-context.js';
 import { connectTemporal } from '../temporal/connect.js';
-import { LEASE_WORKFLOW_TYPE } from '../../workflows/messages.js';
+import { LEASE_WORKFLOW_TYPE, type LeaseInput } from '../../workflows/messages.js';
 import { addLeaseConfigOptions, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
 import { watchProgress } from './run-support.js';
 
 export function warmupCommand(): Command {
-  const cmd = new Command('warmup').description('acquire a box and keep it ready for `durabox run --id`').option('--slug <slug>', 'human name for the lease');
+  const cmd = new Command('warmup')
+    .description('acquire a box and keep it ready for `durabox run --id`')
+    .option('--slug <slug>', 'human name for the lease')
+    .option('--id <lease>', 'start the stopped box of an ended lease again (kept), or wait for a running one');
   addLeaseConfigOptions(cmd);
   return cmd.action(async (_opts: unknown, command: Command) => {
-    const g = command.optsWithGlobals() as LeaseConfigFlags & { slug?: string; json?: boolean; quiet?: boolean };
+    const g = command.optsWithGlobals() as LeaseConfigFlags & { slug?: string; id?: string; json?: boolean; quiet?: boolean };
     const out = makeOutput(g);
+    if (g.id && g.slug) throw new ConfigError('--slug names a new lease; --id resumes an existing one');
     const repo = repoContext();
     const loaded = loadConfig({ flags: leaseConfigFlags(g), extraEnv: g.env, repoRoot: repo.root });
     const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
-    const input = await newLeaseInput(client, loaded, repo, { slug: g.slug, releaseAfterRun: false });
-    const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, loaded.config.taskQueue));
-    out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}`);
+    let handle: LeaseHandle;
+    let input: Pick<LeaseInput, 'leaseId' | 'slug' | 'provider'>;
+    if (g.id) {
+      const existing = await resolveLease(client, g.id);
+      const resume = await resumeStartOptions(client, existing, loaded.config.taskQueue, { keep: true });
+      input = resume ? resume.args[0] : await firstInputOf(existing);
+      handle = resume ? await client.workflow.start(LEASE_WORKFLOW_TYPE, resume) : existing;
+      out.step(resume ? `resuming lease ${input.slug} (${input.leaseId}): starting its stopped box again` : `lease ${input.slug} (${input.leaseId}) is running`);
+    } else {
+      const fresh = await newLeaseInput(client, loaded, repo, { slug: g.slug, releaseAfterRun: false });
+      handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(fresh, loaded.config.taskQueue));
+      input = fresh;
+      out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}`);
+    }
     const progress = watchProgress(Promise.resolve(handle), out);
     try {
       for (;;) {
@@ -48,4 +64,10 @@ export function warmupCommand(): Command {
       await progress.stop();
     }
   });
+}
+
+/** A running lease's names, from its status. */
+async function firstInputOf(handle: LeaseHandle): Promise<Pick<LeaseInput, 'leaseId' | 'slug' | 'provider'>> {
+  const s = await leaseStatus(handle);
+  return { leaseId: s.leaseId, slug: s.slug, provider: s.provider };
 }

@@ -53,6 +53,42 @@ describe('resuming a stopped lease', () => {
     expect(types).not.toContain('waitBoxReady');
   });
 
+  it('warmup --id starts a stopped box again as a kept lease; ssh says how before', async () => {
+    const repo = makeRepo();
+    const first = await h.run(['--json', 'run', '--release', 'stop', '--', 'sh', '-c', 'echo kept-file > ../kept.txt'], { cwd: repo });
+    expect(first.code, first.stderr).toBe(0);
+    const one = jsonOf(first.stdout);
+    const client = await h.connect();
+    const firstSummary = (await client.workflow.getHandle(one.workflowId).result()) as LeaseSummary;
+
+    const ssh = await h.run(['ssh', one.leaseId]);
+    expect(ssh.code).toBe(3);
+    expect(ssh.stderr.trim()).toMatch(new RegExp(`box stopped: durabox warmup --id ${one.leaseId} starts it again`));
+
+    const warm = await h.run(['--json', 'warmup', '--id', one.leaseId], { cwd: repo });
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(warm.stderr).toContain(`resuming lease`);
+    expect(jsonOf(warm.stdout)).toMatchObject({ leaseId: one.leaseId, phase: 'ready' });
+    const handle = client.workflow.getHandle(one.workflowId);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    // Kept: a run on it leaves it running, with the same box and pinned host key.
+    const run = await h.run(['run', '--id', one.leaseId, '--', 'cat', '../kept.txt'], { cwd: repo });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('kept-file');
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    // A second warmup of the running lease just reports it ready.
+    const again = await h.run(['warmup', '--id', one.leaseId], { cwd: repo });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('is running');
+    expect((await h.run(['ssh', one.leaseId])).code).toBe(0);
+
+    expect((await h.run(['stop', one.leaseId])).code).toBe(0);
+    const summary = (await handle.result()) as LeaseSummary;
+    expect(summary.box?.resourceId).toBe(firstSummary.box?.resourceId);
+    expect(summary.target?.hostKeys).toEqual(firstSummary.target?.hostKeys);
+    expect(summary.released).toMatchObject({ action: 'stop' });
+  });
+
   it('a lease whose box was deleted cannot resume: one line, exit 3, nothing started', async () => {
     const repo = makeRepo();
     const first = await h.run(['--json', 'run', '--', 'true'], { cwd: repo });
