@@ -115,7 +115,9 @@ async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: P
   const t = opts.target;
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   const args = [
-    '-az', '--mkpath', '--files-from=-', '--from0',
+    // Nanosecond mtimes: by default rsync compares whole seconds, so a same-size edit made within
+    // a second of the last sync would be skipped by its quick check while our fingerprint changed.
+    '-az', '--modify-window=-1', '--mkpath', '--files-from=-', '--from0',
     '-e', rsyncRshCommand(t),
     `${opts.localRoot.replace(/\/+$/, '')}/`,
     `${t.user}@${host}:${workdir}/`,

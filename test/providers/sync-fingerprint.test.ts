@@ -132,6 +132,21 @@ describe('sync fingerprint', () => {
     expect(await remoteCat(`${target.workRoot}/${leaseId}/plain/pkg/util.py`)).toBe('x = 2\n');
   });
 
+  it('ships a same-size edit made within the same second as the last sync (rsync compares nanoseconds)', async () => {
+    const leaseId = await newBox();
+    const dir = join(work, 'same-second');
+    const second = Math.floor(Date.now() / 1000) - 60;
+    put(dir, { 'f.txt': 'v1\n' });
+    utimesSync(join(dir, 'f.txt'), second + 0.1, second + 0.1);
+    const sync = () => syncTree({ target, localRoot: dir, leaseId, repoName: 'same-second' }, testCtx());
+    expect((await sync()).skipped).toBe(false);
+    // Same size, same whole second: only the nanoseconds tell rsync's quick check it changed.
+    put(dir, { 'f.txt': 'v2\n' });
+    utimesSync(join(dir, 'f.txt'), second + 0.6, second + 0.6);
+    expect((await sync()).skipped).toBe(false);
+    expect(await remoteCat(`${target.workRoot}/${leaseId}/same-second/f.txt`)).toBe('v2\n');
+  });
+
   it('a sync that fails after staging drops the old fingerprint, so a reverted tree syncs again', async () => {
     const leaseId = await newBox();
     const dir = join(work, 'revert');
