@@ -23,6 +23,28 @@ export async function firstPayload<T>(client: Client, payloads: { payloads?: Pay
   return decodePayload<T>(client, payloads?.payloads?.[0]);
 }
 
+/**
+ * A local activity's outcome, from the marker the SDK records for it (`core_local_activity`: its
+ * type in `data`, its return value in `result`). undefined for any other event.
+ */
+export async function localActivityOutcome(
+  client: Client,
+  e: HistoryEvent,
+): Promise<{ type: string; result: unknown; scheduledMs?: number; completedMs?: number } | undefined> {
+  const m = e.markerRecordedEventAttributes;
+  if (m?.markerName !== 'core_local_activity' || !m.details) return undefined;
+  type Ts = { seconds?: number; nanos?: number } | null;
+  const data = await firstPayload<{ activity_type?: string; original_schedule_time?: Ts; complete_time?: Ts }>(client, m.details.data).catch(() => undefined);
+  if (!data?.activity_type) return undefined;
+  const ms = (t?: Ts) => (t && typeof t.seconds === 'number' ? t.seconds * 1000 + Math.round((t.nanos ?? 0) / 1e6) : undefined);
+  return {
+    type: data.activity_type,
+    result: await firstPayload<unknown>(client, m.details.result).catch(() => undefined),
+    scheduledMs: ms(data.original_schedule_time),
+    completedMs: ms(data.complete_time),
+  };
+}
+
 const QUERY_TIMEOUT_MS = 10_000;
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -85,6 +107,9 @@ export async function closedLeaseRecord(
         out.workerQueue = input.carried?.workerQueue;
       }
     }
+    // Newer leases claim their worker with a local activity (a marker), older ones with a task.
+    const local = await localActivityOutcome(client, e);
+    if (local?.type === 'claimWorkerQueue' && typeof local.result === 'string') out.workerQueue = local.result;
     const sched = e.activityTaskScheduledEventAttributes;
     if (sched?.activityType?.name) scheduled.set(String(e.eventId), sched.activityType.name);
     const done = e.activityTaskCompletedEventAttributes;

@@ -6,7 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time.js';
-import { decodePayload, firstPayload, type HistoryEvent } from '../activities/lease-records.js';
+import { decodePayload, firstPayload, localActivityOutcome, type HistoryEvent } from '../activities/lease-records.js';
 import type { CreateBoxResult, ReleaseBoxResult, RunCommandResult, SyncResult } from '../activities/types.js';
 import type { BoxIdentity, SshTarget } from '../providers/adapter.js';
 import type { LeaseInput, LeaseStatus, ReleaseRequest, RunRequest } from '../workflows/messages.js';
@@ -31,6 +31,8 @@ export interface StoryStep {
   facts?: string;
   /** Worker queue the activity ran on. */
   taskQueue?: string;
+  /** A local activity (ran inside a workflow task; recorded as a marker). */
+  local?: boolean;
 }
 
 export interface LeaseStory {
@@ -161,6 +163,24 @@ export async function buildStory(client: Client, workflowId: string): Promise<Le
       const step: StoryStep = { kind: 'activity', at: iso(e), name: type, summary: text ?? UNSUMMARISED[type] ?? type, status: 'running', taskQueue: sched.taskQueue?.name ?? undefined };
       activities.set(key(e.eventId), step);
       steps.push(step);
+      continue;
+    }
+    const local = await localActivityOutcome(client, e);
+    if (local) {
+      // A local activity: one marker, written when the workflow task that ran it completed.
+      const endedAt = local.completedMs ?? ms(e);
+      const at = Math.min(local.scheduledMs ?? endedAt, endedAt);
+      steps.push({
+        kind: 'activity',
+        at: new Date(at).toISOString(),
+        endedAt: new Date(endedAt).toISOString(),
+        durationMs: endedAt - at,
+        name: local.type,
+        summary: UNSUMMARISED[local.type] ?? local.type,
+        status: 'completed',
+        facts: resultFacts(local.type, local.result),
+        local: true,
+      });
       continue;
     }
     const act = e.activityTaskStartedEventAttributes;

@@ -3,7 +3,7 @@
  * worker and a stuck lease, so every long activity heartbeats and has a short heartbeat timeout: a
  * SIGKILLed worker's attempt is retried on a fresh worker within seconds, not hours.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 /** Failure types no retry can fix (see providers/errors.ts `NON_RETRYABLE_KINDS`). */
 const NON_RETRYABLE = [
@@ -28,6 +28,16 @@ export const WORKER_PICKUP_TIMEOUT = '30s';
 /** Runs on the shared queue; answers which worker will hold the lease's key. */
 export const claimOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 5 },
+};
+
+/**
+ * The same question as a local activity: answered by the worker running the workflow task, which
+ * is alive by definition, with no task of its own to dispatch (one activity and one workflow
+ * task less per lease).
+ */
+export const claimLocalOptions: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
   retry: { maximumAttempts: 5 },
 };
 

@@ -18,6 +18,7 @@ import {
   currentUpdateInfo,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertMemo,
@@ -30,6 +31,7 @@ import type { createActivities } from '../activities/index.js';
 import type { ReleaseAction } from '../providers/adapter.js';
 import {
   WORKER_PICKUP_TIMEOUT,
+  claimLocalOptions,
   claimOptions,
   createOptions,
   releaseOptions,
@@ -60,6 +62,12 @@ type Activities = ReturnType<typeof createActivities>;
 const MAX_WORKER_MOVES = 5;
 
 const shared = proxyActivities<Activities>(claimOptions);
+const local = proxyLocalActivities<Activities>(claimLocalOptions);
+
+/** The worker that will hold the lease's key: the one running this workflow task. */
+function claimWorker(): Promise<string> {
+  return patched('claim-worker-locally') ? local.claimWorkerQueue() : shared.claimWorkerQueue();
+}
 
 /**
  * Activities that touch the box run on the worker that holds the lease's key. Those that may find
@@ -107,7 +115,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   async function moveToLiveWorker(): Promise<void> {
     for (let tries = 0; ; tries++) {
       const previous = state.workerQueue;
-      state.workerQueue = await shared.claimWorkerQueue();
+      state.workerQueue = await claimWorker();
       log.warn('lease worker gone; moving the lease', { from: previous, to: state.workerQueue });
       try {
         state.target = await onWorker(state.workerQueue, pickup).waitReady.adoptBox.executeWithOptions(
@@ -298,7 +306,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   let continuing = false;
   try {
     if (!state.workerQueue) {
-      state.workerQueue = await shared.claimWorkerQueue();
+      state.workerQueue = await claimWorker();
     }
     const acts = onWorker(state.workerQueue);
     for (let attempt = 1; ; attempt++) {

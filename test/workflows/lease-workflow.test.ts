@@ -60,6 +60,8 @@ describe('leaseWorkflow', () => {
       expect(summary.released?.reason).toBe('after-run');
       expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'sync', 'run:echo hi', 'release:delete']);
       await recordHistory('run-then-release', handle);
+      // The same story once the worker is claimed by a local activity (patch claim-worker-locally).
+      await recordHistory('claim-locally-run-then-release', handle);
     });
   });
 
