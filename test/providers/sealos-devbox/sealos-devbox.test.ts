@@ -22,6 +22,9 @@ import { KEY_FILE } from '../../../providers/sealos-devbox/adapter.js';
 import { sealosConfigSchema } from '../../../providers/sealos-devbox/config.js';
 import { devboxName, L_LEASE, leaseLabels } from '../../../providers/sealos-devbox/markers.js';
 import { leaseConfigFlags } from '../../../cli/commands/lease-flags.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createBox, releaseBox, waitBoxReady } from '../../../activities/lease.js';
+import type { CreateBoxResult } from '../../../activities/types.js';
 import { loadConfig } from '../../../cli/config/load.js';
 
 const stateDir = useTempStateDir();
@@ -270,6 +273,40 @@ describe('sealos-devbox provider', () => {
     expect(e2.kind).toBe('capacity');
     expect(e2.message).toMatch(/phase Error .*ImagePullBackOff.*Failed: Failed to pull image/);
     await sealos().release(bad, 'delete', ctx());
+  });
+
+  it('activities: create is idempotent across retries; a failed acquire rolls back with the default (pause), never delete', async () => {
+    const leaseId = newLeaseId();
+    const input = { provider: 'sealos-devbox', providerConfig: settings(), leaseId, slug: 'retry' };
+    const name = devboxName(leaseId, 'retry');
+    // A retried create (the worker died after the first one): found by its labels, not duplicated.
+    const first = (await new MockActivityEnvironment().run(createBox, input)) as CreateBoxResult;
+    const again = (await new MockActivityEnvironment({ attempt: 2 }).run(createBox, input)) as CreateBoxResult;
+    seenJson.push(JSON.stringify(first), JSON.stringify(again));
+    expect(first).toMatchObject({ adopted: false, defaultReleaseAction: 'stop' });
+    expect(again).toMatchObject({ adopted: true, box: { resourceId: first.box.resourceId } });
+    expect([...fake.devboxes.values()].filter((d) => d.metadata.labels?.[L_LEASE] === leaseId)).toHaveLength(1);
+    await new MockActivityEnvironment().run(releaseBox, { ...input, box: first.box, action: 'delete' });
+
+    // A DevBox that runs but never publishes its SSH port: wait-ready fails, and the workflow's
+    // compensation releases with the provider's default (the lease set no action): pause, not delete.
+    const lease2 = newLeaseId();
+    const input2 = { provider: 'sealos-devbox', providerConfig: settings(), leaseId: lease2, slug: 'broken' };
+    fake.withholdNodePort.add(devboxName(lease2, 'broken'));
+    const created = (await new MockActivityEnvironment().run(createBox, input2)) as CreateBoxResult;
+    const err = await new MockActivityEnvironment().run(waitBoxReady, { ...input2, box: created.box }).catch((e: unknown) => e);
+    seenErrors.push(err);
+    expect(err).toMatchObject({ type: 'Provider.invalid', nonRetryable: true });
+    const rel = await new MockActivityEnvironment().run(releaseBox, { ...input2, box: created.box, action: created.defaultReleaseAction });
+    expect(rel).toMatchObject({ action: 'stop', alreadyGone: false, count: 1 });
+    expect(fake.get(NS, created.box.resourceId)!.spec.state).toBe('Paused');
+    // Without an identity (create never returned): found by its labels, and still only paused.
+    const byMarker = await new MockActivityEnvironment().run(releaseBox, { ...input2, action: 'stop' as const });
+    expect(byMarker).toMatchObject({ action: 'stop', count: 1 });
+    expect(fake.get(NS, created.box.resourceId)!.spec.state).toBe('Paused');
+    expect(created.box.resourceId).toBe(devboxName(lease2, 'broken'));
+    expect(first.box.resourceId).toBe(name);
+    await sealos().release(created.box, 'delete', ctx());
   });
 
   it('foreign DevBoxes (no labels, another lease, our lease id under another scope) are never found, listed as ours or touched', async () => {
