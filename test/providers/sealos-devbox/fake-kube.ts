@@ -329,6 +329,16 @@ export class FakeKube {
       this.boxes.set(uid, box);
     }
     if (!this.secrets.has(`${ns}/${name}`)) await this.makeSecret(d, box);
+    // As the controller's initDevboxStatus does on its first reconcile, before any pod runs: a
+    // content id with a Pending commit record (so the CRD's CEL rule lets even a Devbox that never
+    // started change state).
+    if (!d.status?.contentID) {
+      const cid = randomUUID();
+      this.setStatus(d, {
+        contentID: cid,
+        commitRecords: { ...(d.status?.commitRecords ?? {}), [cid]: { commitStatus: 'Pending', baseImage: d.spec.image, node: '', generateTime: new Date().toISOString() } },
+      });
+    }
     const want = d.spec.state as string;
     const phase = d.status?.phase as string | undefined;
     if (want === 'Running') {
@@ -358,7 +368,8 @@ export class FakeKube {
       }
       return;
     }
-    if (phase === 'Running' || phase === 'Pending') {
+    // A Devbox whose pod never started (Error) is paused or stopped like a running one: the pod goes.
+    if (phase === 'Running' || phase === 'Pending' || phase === 'Error') {
       await stopSshd(box.paths);
       this.setStatus(d, { phase: want, state: want, network: { type: d.spec.network.type, ...(d.status?.network?.nodePort ? { nodePort: d.status.network.nodePort } : {}) } });
       this.event(d, want, `Devbox is ${want.toLowerCase()}`);

@@ -288,15 +288,15 @@ describe('sealos-devbox provider', () => {
     expect([...fake.devboxes.values()].filter((d) => d.metadata.labels?.[L_LEASE] === leaseId)).toHaveLength(1);
     await new MockActivityEnvironment().run(releaseBox, { ...input, box: first.box, action: 'delete' });
 
-    // A DevBox that runs but never publishes its SSH port: wait-ready fails, and the workflow's
+    // A DevBox that never starts (its image cannot be pulled): wait-ready fails, and the workflow's
     // compensation releases with the provider's default (the lease set no action): pause, not delete.
     const lease2 = newLeaseId();
     const input2 = { provider: 'sealos-devbox', providerConfig: settings(), leaseId: lease2, slug: 'broken' };
-    fake.withholdNodePort.add(devboxName(lease2, 'broken'));
+    fake.failToStart.add(devboxName(lease2, 'broken'));
     const created = (await new MockActivityEnvironment().run(createBox, input2)) as CreateBoxResult;
     const err = await new MockActivityEnvironment().run(waitBoxReady, { ...input2, box: created.box }).catch((e: unknown) => e);
     seenErrors.push(err);
-    expect(err).toMatchObject({ type: 'Provider.invalid', nonRetryable: true });
+    expect(err).toMatchObject({ type: 'Provider.capacity', nonRetryable: true });
     const rel = await new MockActivityEnvironment().run(releaseBox, { ...input2, box: created.box, action: created.defaultReleaseAction });
     expect(rel).toMatchObject({ action: 'stop', alreadyGone: false, count: 1 });
     expect(fake.get(NS, created.box.resourceId)!.spec.state).toBe('Paused');
