@@ -30,7 +30,7 @@ export async function firstPayload<T>(client: Client, payloads: { payloads?: Pay
 export async function localActivityOutcome(
   client: Client,
   e: HistoryEvent,
-): Promise<{ type: string; result: unknown; scheduledMs?: number; completedMs?: number } | undefined> {
+): Promise<{ type: string; result: unknown; failure?: string; scheduledMs?: number; completedMs?: number } | undefined> {
   const m = e.markerRecordedEventAttributes;
   if (m?.markerName !== 'core_local_activity' || !m.details) return undefined;
   type Ts = { seconds?: number; nanos?: number } | null;
@@ -40,6 +40,8 @@ export async function localActivityOutcome(
   return {
     type: data.activity_type,
     result: await firstPayload<unknown>(client, m.details.result).catch(() => undefined),
+    // A local activity that failed for good records its failure instead of a result.
+    failure: m.failure ? m.failure.message || 'failed' : undefined,
     scheduledMs: ms(data.original_schedule_time),
     completedMs: ms(data.complete_time),
   };

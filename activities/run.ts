@@ -8,9 +8,8 @@ import { ApplicationFailure, ApplicationFailureCategory, CancelledFailure } from
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runDir, stateDirExcludes } from '../providers/common/state-dir.js';
-import { SyncStaleError, followStderr, killRun, localRunFiles, readExit, startAndFollow, tailOf, type RunOffsets, type RunSpec } from '../providers/common/remote-run.js';
-import { fingerprintFile, localSyncState, syncTree } from '../providers/common/sync.js';
-import { lastSynced, rememberSynced } from '../providers/common/sync-memo.js';
+import { SyncStaleError, copyRest, followStderr, killRun, localRunFiles, readExit, startAndFollow, tailOf, type RunOffsets, type RunSpec } from '../providers/common/remote-run.js';
+import { fingerprintFile, localSyncState, remoteLayout, syncTree } from '../providers/common/sync.js';
 import { ProviderError } from '../providers/errors.js';
 import type { RunCommandInput, RunCommandResult, SyncInput, SyncResult } from './types.js';
 import { keepingAlive } from './progress.js';
@@ -28,8 +27,7 @@ export async function syncWorkdir(input: SyncInput): Promise<SyncResult> {
         progress,
       ),
     );
-    rememberSynced(input.leaseId, res.fingerprint);
-    // The fingerprint itself stays out of history: the box (and this worker's state dir) keep it.
+    // The fingerprint itself stays out of history: the box keeps it.
     return { workdir: res.workdir, files: res.files, bytes: res.bytes, deleted: res.deleted, skipped: res.skipped, ms: Date.now() - started };
   });
 }
@@ -83,15 +81,21 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
       if (input.syncCheck) {
         const c = input.syncCheck;
         const t0 = Date.now();
+        const { metaDir } = remoteLayout(input.target, input.leaseId, c.repoName);
+        // The box decides, in the start script: a run that exists there is attached whatever the
+        // tree (an earlier attempt, maybe on a worker that died, started it); a new one starts
+        // only if the box holds exactly what a sync of this tree would ship. A tree this worker
+        // cannot read (the lease moved here from another machine) matches nothing: the run is
+        // attached if it started, else the sync step reports the missing tree.
         const local = await localSyncState(
           { target: input.target, localRoot: c.localRoot, leaseId: input.leaseId, repoName: c.repoName, excludes: [...(c.excludes ?? []), ...stateDirExcludes(c.localRoot)] },
           stop.signal,
-        );
-        // Not what this worker last shipped: stale for sure, no need to ask the box.
-        // (Only on a first attempt: a later one may find the command started, and must reattach.)
-        if (ctx.info.attempt === 1 && lastSynced(input.leaseId) !== local.fingerprint) throw syncStale(input.runId);
-        syncCheck = { fingerprint: local.fingerprint, fingerprintFile: fingerprintFile(local.metaDir) };
-        checked = { files: local.manifest.paths.length, bytes: local.manifest.bytes, ms: Date.now() - t0 };
+        ).catch((err: unknown) => {
+          if (stop.signal.aborted) throw err;
+          return undefined;
+        });
+        syncCheck = { fingerprint: local?.fingerprint ?? 'unreadable-local-tree', fingerprintFile: fingerprintFile(metaDir) };
+        if (local) checked = { files: local.manifest.paths.length, bytes: local.manifest.bytes, ms: Date.now() - t0 };
       }
       const spec: RunSpec = { leaseId: input.leaseId, runId: input.runId, workdir: input.workdir, argv: input.argv, env: input.env, syncCheck };
       // Aborted when the box turns out stale: the stderr session then stops waiting for a pid.
@@ -139,6 +143,11 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
 
       if (stopReason) {
         await killRun(input.target, input.leaseId, input.runId, stopReason);
+        // The streams' sessions were cut at the abort: copy what the command printed while it was
+        // being stopped (often the most useful part, a traceback on SIGTERM).
+        for (const stream of ['stdout', 'stderr'] as const) {
+          offsets[stream] = await copyRest(input.target, input.leaseId, input.runId, stream, files[stream], offsets[stream]).catch(() => offsets[stream]);
+        }
         exit = undefined;
       }
       // Normally the stdout session read it; after a kill, or when it could not tell, ask again.

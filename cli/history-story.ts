@@ -177,8 +177,8 @@ export async function buildStory(client: Client, workflowId: string): Promise<Le
         durationMs: endedAt - at,
         name: local.type,
         summary: UNSUMMARISED[local.type] ?? local.type,
-        status: 'completed',
-        facts: resultFacts(local.type, local.result),
+        status: local.failure ? 'failed' : 'completed',
+        facts: local.failure ?? resultFacts(local.type, local.result),
         local: true,
       });
       continue;

@@ -19,8 +19,10 @@ export function leaseStartOptions(input: LeaseInput, taskQueue: string) {
     workflowId: leaseWorkflowId(input.leaseId),
     taskQueue,
     args: [input] as [LeaseInput],
-    // A second start of the same lease id must never create a second lease.
+    // A second start of the same lease id must never create a second lease, whether the first is
+    // still running or already closed (a resend after an RPC timeout); resume overrides this.
     workflowIdConflictPolicy: 'FAIL' as const,
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: new TypedSearchAttributes([
       { key: LeaseIdKey, value: input.leaseId },
       { key: ProviderKey, value: input.provider },

@@ -74,12 +74,16 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     timeoutMs,
     origin: { workerId: existingWorkerId() },
   };
-  const started = await startRun(client, opts, loaded, repo, req, runId, out);
+  // Set by the first Ctrl-C: a run the server has not taken yet is then not sent again.
+  let interrupted = false;
+  const wasInterrupted = () => interrupted;
+  const started = await startRun(client, opts, loaded, repo, req, runId, out, wasInterrupted);
   trace('run sent');
   const access = clientAccess(started.handle, started.leaseId);
   let output = followLeaseOutput(started.handle, started.leaseId, runId, access);
   const progress = watchProgress(started.handle, out);
   const interrupts = onInterrupt(async () => {
+    interrupted = true;
     out.step('stopping the remote command…');
     await (await started.handle).signal(cancelRunSignal, { runId });
   });
@@ -106,7 +110,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
       runId = newRunId();
       output = followLeaseOutput(started.handle, started.leaseId, runId, access);
       const handle = await started.handle;
-      result = await durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req: { ...req, localRoot: undefined, clientSync: sync } });
+      result = await durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req: { ...req, localRoot: undefined, clientSync: sync }, interrupted: wasInterrupted });
     } catch (err) {
       failure = err;
     }
@@ -145,6 +149,7 @@ async function startRun(
   req: RunRequest,
   runId: string,
   out: Output,
+  interrupted: () => boolean,
 ): Promise<{ leaseId: string; handle: Promise<LeaseHandle>; update: Promise<RunResult> }> {
   if (opts.id) {
     const handle = await resolveLease(client, opts.id);
@@ -152,11 +157,11 @@ async function startRun(
     const resume = await resumeOperation(client, handle, loaded.config.taskQueue);
     if (resume) {
       out.step(`resuming lease ${opts.id}: starting its stopped box again`);
-      const update = durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req, startOperation: resume });
+      const update = durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req, startOperation: resume, interrupted });
       return { leaseId, handle: Promise.resolve(client.workflow.getHandle<typeof leaseWorkflow>(handle.workflowId)), update };
     }
     out.step(`running on lease ${opts.id}`);
-    return { leaseId, handle: Promise.resolve(handle), update: durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req }) };
+    return { leaseId, handle: Promise.resolve(handle), update: durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req, interrupted }) };
   }
   const input = await newLeaseInput(client, loaded, repo, { slug: opts.slug, releaseAfterRun: !opts.keep });
   out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}; release: ${input.releaseAction ?? 'provider default'}`);
@@ -166,6 +171,7 @@ async function startRun(
     updateId: runId,
     req,
     startOperation: () => withStartLease(input, loaded.config.taskQueue),
+    interrupted,
   });
   // The operation's own handle resolves only with the update's result; address the workflow by id
   // so progress can be queried while the box is being acquired.

@@ -16,9 +16,12 @@ export function sshCommand(): Command {
       const g = command.optsWithGlobals() as { json?: boolean; quiet?: boolean };
       const out = makeOutput(g);
       const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
-      const s = await leaseStatus(await resolveLease(client, ref));
+      const handle = await resolveLease(client, ref);
+      const s = await leaseStatus(handle);
       if (!s.target || s.phase === 'released' || s.phase === 'failed') {
-        const resumable = s.phase === 'released' && s.target && (s.released?.action === 'stop' || s.released?.action === 'keep');
+        // Only a lease that completed with its box stopped or kept can be resumed (warmup --id).
+        const resumable =
+          s.phase === 'released' && s.target && (s.released?.action === 'stop' || s.released?.action === 'keep') && (await handle.describe()).status.name === 'COMPLETED';
         throw new CliError(
           `lease ${ref} has no reachable box (${s.phase}${resumable ? `, box ${s.released!.action === 'stop' ? 'stopped' : 'kept'}: durabox warmup --id ${ref} starts it again` : ''})`,
           ExitCode.notFound,

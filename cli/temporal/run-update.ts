@@ -10,6 +10,7 @@
  * FAIL: never a second lease).
  */
 import {
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -27,10 +28,12 @@ export interface RunUpdateTarget {
   req: RunRequest;
   /** For a new lease: a fresh start operation (each can be used once). */
   startOperation?: () => WithStartWorkflowOperation<typeof leaseWorkflow>;
+  /** True once the user interrupted: a run the server never admitted is then not sent again. */
+  interrupted?: () => boolean;
 }
 
 export interface RetryPolicy {
-  /** Consecutive RPC timeouts tolerated before giving up. */
+  /** RPC timeouts tolerated in all before giving up. */
   maxTimeouts: number;
   initialDelayMs: number;
   maxDelayMs: number;
@@ -68,6 +71,7 @@ async function askAgain(t: RunUpdateTarget): Promise<RunResult> {
     // NOT_FOUND: the update (or the workflow) does not exist: the earlier call never got that far.
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
+  if (t.interrupted?.()) throw new NotSentError();
   if (!t.startOperation) return sendRunUpdate(t);
   try {
     return await sendRunUpdate(t);
@@ -78,11 +82,21 @@ async function askAgain(t: RunUpdateTarget): Promise<RunResult> {
   }
 }
 
+/** The user interrupted before the server admitted the run: it was not sent again. */
+export class NotSentError extends Error {
+  constructor() {
+    super('interrupted before the server took the run; it was not sent again');
+    this.name = 'NotSentError';
+  }
+}
+
 // gRPC status codes (the SDK's own grpc-js is not a dependency of ours).
 const DEADLINE_EXCEEDED = 4;
 const UNAVAILABLE = 14;
 
 function isRpcTimeout(err: unknown): boolean {
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
-  return isGrpcServiceError(err) && (err.code === DEADLINE_EXCEEDED || err.code === UNAVAILABLE);
+  // The SDK wraps other gRPC errors of an update call in a ServiceError.
+  const grpc = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(grpc) && (grpc.code === DEADLINE_EXCEEDED || grpc.code === UNAVAILABLE);
 }

@@ -206,6 +206,17 @@ export async function followStderr(
 }
 
 /**
+ * Copy what one of a run's streams holds beyond `offset`, once, without following: after a kill,
+ * the lines a command printed while it was stopped (the streams' sessions were cut at the abort).
+ */
+export async function copyRest(target: SshTarget, leaseId: string, runId: string, stream: 'stdout' | 'stderr', localPath: string, offset: number): Promise<number> {
+  const file = shellQuote(`${remoteRunDir(target, leaseId, runId)}/${stream}`);
+  const { offset: end, code, stderr } = await copyRemote(target, `exec tail -c +${offset + 1} ${file}`, localPath, offset, () => {}, new AbortController().signal);
+  if (code !== 0) throw lostStream(code, stderr);
+  return end;
+}
+
+/**
  * Stream one remote file from `offset` into `localPath` (written at the same offsets) until the
  * remote process exits. Resolves with the new offset. SSH drops reject with a transient error.
  */
@@ -245,7 +256,10 @@ function copyRemote(
     const fd = openSync(localPath, constants.O_RDWR | constants.O_CREAT, 0o600);
     let pos = offset;
     const child = spawn('ssh', [...sshBaseArgs(target), remoteCommand], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: sshEnv(target) });
-    if (stdin !== undefined) child.stdin!.end(stdin);
+    if (stdin !== undefined) {
+      child.stdin!.on('error', () => {}); // EPIPE when ssh fails before reading: its exit code says why
+      child.stdin!.end(stdin);
+    }
     let stderr = '';
     const onAbort = () => child.kill('SIGTERM');
     signal.addEventListener('abort', onAbort, { once: true });

@@ -58,7 +58,7 @@ describe('sync check in the run session', () => {
     expect(warm.tail).toContain('one');
     expect(warm.sync).toMatchObject({ files: 3 });
 
-    // Changed here: known stale from this worker's record, without a login.
+    // Changed here: the box's fingerprint differs, so nothing starts.
     writeFileSync(join(repo, 'src/a.txt'), 'two\n');
     const err = await run(runInput('run_changed', ['sh', '-c', 'echo ran >> ran.txt'])).catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'SyncStale', nonRetryable: true });
@@ -102,5 +102,25 @@ describe('sync check in the run session', () => {
     expect(b.tail).toContain('done');
     expect((await sshExec(target, `cat ${target.workRoot}/${leaseId}/repo/started.txt`)).stdout).toBe('started\n');
     expect(existsSync(go)).toBe(true);
+  });
+
+  it('after a move to another worker (a first attempt there), a started run is attached whatever that worker sees', async () => {
+    await sync();
+    const marks = mkdtempSync(join(tmpdir(), 'dbx-sync-move-'));
+    const go = join(marks, 'go');
+    const input = runInput('run_moved', ['sh', '-c', `echo once >> moved.txt; while [ ! -e ${go} ]; do sleep 0.1; done; echo finished`]);
+    const first = run(input);
+    await expect.poll(() => runDirExists('run_moved'), { timeout: 20_000 }).toBe(true);
+    // The new worker's tree differs (or it has none at all): both are first attempts of new activities.
+    writeFileSync(join(repo, 'src/a.txt'), 'four\n');
+    const changedTree = run(input, 1);
+    const noTree = run({ ...input, syncCheck: { localRoot: join(marks, 'not-here'), repoName: 'repo' } }, 1);
+    setTimeout(() => writeFileSync(go, ''), 1500);
+    const [a, b, c] = await Promise.all([first, changedTree, noTree]);
+    expect(a.exitCode).toBe(0);
+    expect(b).toMatchObject({ exitCode: 0, reattached: true });
+    expect(c).toMatchObject({ exitCode: 0, reattached: true });
+    expect(c.tail).toContain('finished');
+    expect((await sshExec(target, `cat ${target.workRoot}/${leaseId}/repo/moved.txt`)).stdout).toBe('once\n');
   });
 });

@@ -9,7 +9,7 @@ import { Client, Connection, WorkflowUpdateRPCTimeoutOrCancelledError } from '@t
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withStartLease } from '../../cli/lease-client.js';
-import { runUpdateOutcome, sendRunUpdate, type RunUpdateTarget } from '../../cli/temporal/run-update.js';
+import { NotSentError, runUpdateOutcome, sendRunUpdate, type RunUpdateTarget } from '../../cli/temporal/run-update.js';
 import { leaseWorkflowId } from '../../workflows/messages.js';
 import { fakeActivities, leaseInput, type Recorder } from '../support/fake-activities.js';
 import { workflowBundle } from '../support/workflow-bundle.js';
@@ -83,6 +83,39 @@ describe('run update through RPC timeouts', () => {
     }
     expect(rec.calls.filter((c) => c === 'create')).toHaveLength(1);
     expect(rec.calls.filter((c) => c.startsWith('run:'))).toEqual(['run:make test']);
+  });
+
+  it('never starts a second execution of a lease that closed meanwhile, and sends nothing again once interrupted', async () => {
+    const taskQueue = `rpc-timeout-${randomBytes(4).toString('hex')}`;
+    const input = leaseInput();
+    let interrupted = false;
+    const t: RunUpdateTarget = {
+      client,
+      workflowId: leaseWorkflowId(input.leaseId),
+      updateId: 'run_timeout_3',
+      req: { argv: ['true'], localRoot: '/tmp' },
+      startOperation: () => withStartLease(input, taskQueue),
+      interrupted: () => interrupted,
+    };
+    const policy = { maxTimeouts: 2, initialDelayMs: 100, maxDelayMs: 200 };
+    // No worker: the lease starts, its run is never admitted, and someone terminates the lease.
+    const seen: unknown[] = [];
+    await firstCallWithDeadline(t, 1500, seen).catch(() => undefined);
+    expect(seen[0]).toBeInstanceOf(WorkflowUpdateRPCTimeoutOrCancelledError);
+    await client.workflow.getHandle(t.workflowId).terminate('test');
+    const again = await runUpdateOutcome(t, Promise.reject(seen[0]), policy).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(Error);
+    const runs: string[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = '${t.workflowId}'` })) runs.push(wf.runId);
+    expect(runs).toHaveLength(1);
+
+    // Interrupted: an update the server never took is not sent again.
+    interrupted = true;
+    const input2 = leaseInput();
+    const t2 = { ...t, workflowId: leaseWorkflowId(input2.leaseId), startOperation: () => withStartLease(input2, taskQueue) };
+    const notSent = await runUpdateOutcome(t2, Promise.reject(seen[0]), policy).catch((e: unknown) => e);
+    expect(notSent).toBeInstanceOf(NotSentError);
+    await expect(client.workflow.getHandle(t2.workflowId).describe()).rejects.toThrow();
   });
 
   it('waits out an accepted run whose outcome poll timed out, without running it again', async () => {
