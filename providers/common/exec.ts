@@ -2,7 +2,7 @@
  * One way to run a helper binary: spawn without a shell, filtered environment, optional stdin,
  * abort signal and timeout. Callers classify exit codes; this module only reports them.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { childEnv } from './child-env.js';
 
 export interface RunOptions {
@@ -33,6 +33,24 @@ export function abortError(signal?: AbortSignal): Error {
 }
 
 /** Run `cmd args` to completion. Rejects only on spawn failure or abort. */
+/** Give a child its whole stdin; EPIPE when it exits without reading is ignored (its exit code says why). */
+export function writeStdin(child: ChildProcess, text: string | Buffer): void {
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(text);
+}
+
+/**
+ * An ssh client sharing a ControlMaster hands its pipes to the master, which keeps them open until
+ * the remote command ends: once we have killed the child, its exit is the end ('close' follows).
+ */
+export function endAtExitOnceKilled(child: ChildProcess, killed: () => boolean): void {
+  child.on('exit', () => {
+    if (!killed()) return;
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+  });
+}
+
 export function runProcess(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(abortError(opts.signal));
@@ -70,22 +88,13 @@ export function runProcess(cmd: string, args: readonly string[], opts: RunOption
       err.push(c);
       opts.onOutput?.('stderr', c);
     });
-    if (opts.stdin !== undefined) {
-      child.stdin!.on('error', () => {}); // EPIPE when the child exits without reading: the exit code says why
-      child.stdin!.end(opts.stdin);
-    }
+    if (opts.stdin !== undefined) writeStdin(child, opts.stdin);
     child.on('error', (e) => {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       reject(e);
     });
-    // An ssh client sharing a ControlMaster hands our pipes to the master, which keeps them open
-    // until the remote command ends: once we killed the child, its exit is the end.
-    child.on('exit', () => {
-      if (!aborted && !timedOut) return;
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-    });
+    endAtExitOnceKilled(child, () => aborted || timedOut);
     child.on('close', (code, sig) => {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);

@@ -13,6 +13,7 @@ import { closeSync, constants, openSync, readSync, fstatSync, writeSync } from '
 import { join } from 'node:path';
 import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
+import { endAtExitOnceKilled, writeStdin } from './exec.js';
 import { sshExec, shellQuote } from './remote.js';
 import { sshBaseArgs, sshEnv } from './ssh-options.js';
 
@@ -38,6 +39,7 @@ export class SyncStaleError extends Error {
 }
 
 const STALE_MARKER = 'durabox-sync-stale';
+const STALE_LINE = new RegExp(`^${STALE_MARKER}$`, 'm');
 
 export interface RunOffsets {
   stdout: number;
@@ -79,7 +81,6 @@ export async function startOrAttach(target: SshTarget, spec: RunSpec): Promise<{
   const res = await sshExec(target, script, { stdin: WRAPPER, timeoutMs: 60_000 });
   const [mode, pidText] = res.stdout.trim().split(/\s+/);
   const pid = Number(pidText);
-  if (res.code === 0 && !res.stdout.trim() && res.stderr.split('\n').includes(STALE_MARKER)) throw new SyncStaleError(spec.runId);
   if (res.code !== 0 || !Number.isInteger(pid) || pid <= 1) throw couldNotStart(spec, res.code, res.stderr);
   return { pid, attached: mode === 'attached' };
 }
@@ -173,7 +174,7 @@ export function startAndFollow(
   return copyRemote(target, script, localPath, offset, onBytes, inner.signal, WRAPPER, onStderr).then(({ offset: end, code, stderr }) => {
     signal.removeEventListener('abort', onOuterAbort);
     const head = HEADER.exec(stderr);
-    if (!head && code === 0 && new RegExp(`^${STALE_MARKER}$`, 'm').test(stderr)) throw new SyncStaleError(spec.runId);
+    if (!head && code === 0 && STALE_LINE.test(stderr)) throw new SyncStaleError(spec.runId);
     if (!head) throw couldNotStart(spec, code, stderr);
     if (code !== 0 && !inner.signal.aborted) throw lostStream(code, stderr);
     const tail = /^durabox-exit (-|\d+) (\S+)$/m.exec(stderr);
@@ -256,10 +257,7 @@ function copyRemote(
     const fd = openSync(localPath, constants.O_RDWR | constants.O_CREAT, 0o600);
     let pos = offset;
     const child = spawn('ssh', [...sshBaseArgs(target), remoteCommand], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: sshEnv(target) });
-    if (stdin !== undefined) {
-      child.stdin!.on('error', () => {}); // EPIPE when ssh fails before reading: its exit code says why
-      child.stdin!.end(stdin);
-    }
+    if (stdin !== undefined) writeStdin(child, stdin);
     let stderr = '';
     const onAbort = () => child.kill('SIGTERM');
     signal.addEventListener('abort', onAbort, { once: true });
@@ -282,13 +280,8 @@ function copyRemote(
       closeFd();
       reject(err);
     });
-    // Through a ControlMaster the master holds our pipes until the remote command ends, which an
-    // abandoned session may never do soon: once aborted, the client's exit is the end.
-    child.on('exit', () => {
-      if (!signal.aborted) return;
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-    });
+    // An abandoned session's remote command may not end soon.
+    endAtExitOnceKilled(child, () => signal.aborted);
     child.on('close', (code) => {
       signal.removeEventListener('abort', onAbort);
       closeFd();

@@ -22,14 +22,20 @@ afterAll(async () => {
 
 const jsonOf = (stdout: string) => JSON.parse(stdout.slice(stdout.indexOf('{\n')));
 
+/** A plain run of `script` on a new lease released with `stop`, and the lease's summary. */
+async function stoppedLease(script: string) {
+  const repo = makeRepo();
+  const first = await h.run(['--json', 'run', '--release', 'stop', '--', 'sh', '-c', script], { cwd: repo });
+  expect(first.code, first.stderr).toBe(0);
+  const one = jsonOf(first.stdout);
+  const client = await h.connect();
+  const firstSummary = (await client.workflow.getHandle(one.workflowId).result()) as LeaseSummary;
+  return { repo, one, client, firstSummary };
+}
+
 describe('resuming a stopped lease', () => {
   it('run --id on a lease released with stop starts the same box again and runs there', async () => {
-    const repo = makeRepo();
-    const first = await h.run(['--json', 'run', '--release', 'stop', '--', 'sh', '-c', 'echo left-behind > ../marker.txt; echo one'], { cwd: repo });
-    expect(first.code, first.stderr).toBe(0);
-    const one = jsonOf(first.stdout);
-    const client = await h.connect();
-    const firstSummary = (await client.workflow.getHandle(one.workflowId).result()) as LeaseSummary;
+    const { repo, one, client, firstSummary } = await stoppedLease('echo left-behind > ../marker.txt; echo one');
     expect(firstSummary.released).toMatchObject({ action: 'stop' });
     // Stopped, not deleted: the box directory is still there.
     expect(existsSync(join(h.stateDir, 'boxes', one.leaseId))).toBe(true);
@@ -54,12 +60,7 @@ describe('resuming a stopped lease', () => {
   });
 
   it('warmup --id starts a stopped box again as a kept lease; ssh says how before', async () => {
-    const repo = makeRepo();
-    const first = await h.run(['--json', 'run', '--release', 'stop', '--', 'sh', '-c', 'echo kept-file > ../kept.txt'], { cwd: repo });
-    expect(first.code, first.stderr).toBe(0);
-    const one = jsonOf(first.stdout);
-    const client = await h.connect();
-    const firstSummary = (await client.workflow.getHandle(one.workflowId).result()) as LeaseSummary;
+    const { repo, one, client, firstSummary } = await stoppedLease('echo kept-file > ../kept.txt');
 
     const ssh = await h.run(['ssh', one.leaseId]);
     expect(ssh.code).toBe(3);

@@ -49,6 +49,20 @@ const sync = () => new MockActivityEnvironment().run(syncWorkdir, { leaseId, tar
 const run = (input: RunCommandInput, attempt = 1) => new MockActivityEnvironment({ attempt }).run(runCommand, input);
 const runDirExists = async (runId: string) => (await sshExec(target, `test -d ${remoteRunDir(target, leaseId, runId)}`)).code === 0;
 
+/**
+ * Sync, then start a run whose command does `before`, waits for a gate file, then does `after`;
+ * resolves once the run exists on the box. `openGate` lets it finish (a moment later).
+ */
+async function startGatedRun(runId: string, before: string, after: string) {
+  await sync();
+  const marks = mkdtempSync(join(tmpdir(), 'dbx-sync-check-'));
+  const go = join(marks, 'go');
+  const input = runInput(runId, ['sh', '-c', `${before}; while [ ! -e ${go} ]; do sleep 0.1; done; ${after}`]);
+  const first = run(input);
+  await expect.poll(() => runDirExists(runId), { timeout: 20_000 }).toBe(true);
+  return { input, first, marks, go, openGate: () => setTimeout(() => writeFileSync(go, ''), 1500) };
+}
+
 describe('sync check in the run session', () => {
   it('runs an unchanged tree at once and refuses a changed one before starting anything', async () => {
     expect((await sync()).skipped).toBe(false);
@@ -86,16 +100,11 @@ describe('sync check in the run session', () => {
   });
 
   it('a retried attempt reattaches to the command it started, even after the local tree changed', async () => {
-    await sync();
-    const marks = mkdtempSync(join(tmpdir(), 'dbx-sync-check-'));
-    const go = join(marks, 'go');
-    const input = runInput('run_retry', ['sh', '-c', `echo started >> started.txt; while [ ! -e ${go} ]; do sleep 0.1; done; echo done`]);
-    const first = run(input);
-    await expect.poll(() => runDirExists('run_retry'), { timeout: 20_000 }).toBe(true);
+    const { input, first, go, openGate } = await startGatedRun('run_retry', 'echo started >> started.txt', 'echo done');
     writeFileSync(join(repo, 'src/a.txt'), 'three\n');
     // A second attempt while the command runs (the first one's worker died, say).
     const second = run(input, 2);
-    setTimeout(() => writeFileSync(go, ''), 1500);
+    openGate();
     const [a, b] = await Promise.all([first, second]);
     expect(a.exitCode).toBe(0);
     expect(b).toMatchObject({ exitCode: 0, reattached: true });
@@ -105,17 +114,12 @@ describe('sync check in the run session', () => {
   });
 
   it('after a move to another worker (a first attempt there), a started run is attached whatever that worker sees', async () => {
-    await sync();
-    const marks = mkdtempSync(join(tmpdir(), 'dbx-sync-move-'));
-    const go = join(marks, 'go');
-    const input = runInput('run_moved', ['sh', '-c', `echo once >> moved.txt; while [ ! -e ${go} ]; do sleep 0.1; done; echo finished`]);
-    const first = run(input);
-    await expect.poll(() => runDirExists('run_moved'), { timeout: 20_000 }).toBe(true);
+    const { input, first, marks, openGate } = await startGatedRun('run_moved', 'echo once >> moved.txt', 'echo finished');
     // The new worker's tree differs (or it has none at all): both are first attempts of new activities.
     writeFileSync(join(repo, 'src/a.txt'), 'four\n');
     const changedTree = run(input, 1);
     const noTree = run({ ...input, syncCheck: { localRoot: join(marks, 'not-here'), repoName: 'repo' } }, 1);
-    setTimeout(() => writeFileSync(go, ''), 1500);
+    openGate();
     const [a, b, c] = await Promise.all([first, changedTree, noTree]);
     expect(a.exitCode).toBe(0);
     expect(b).toMatchObject({ exitCode: 0, reattached: true });

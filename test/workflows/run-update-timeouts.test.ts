@@ -46,6 +46,15 @@ async function startWorker(rec: Recorder, taskQueue: string, runMs = 0) {
   };
 }
 
+/** Quick retries, so the tests wait little between asks. */
+const FAST = { maxTimeouts: 5, initialDelayMs: 200, maxDelayMs: 1000 };
+
+/** A run update for a new lease of `taskQueue`, started by the update itself. */
+function newLeaseRun(taskQueue: string, updateId: string, argv: string[]): RunUpdateTarget {
+  const input = leaseInput();
+  return { client, workflowId: leaseWorkflowId(input.leaseId), updateId, req: { argv, localRoot: '/tmp' }, startOperation: () => withStartLease(input, taskQueue) };
+}
+
 /** The first call under a short gRPC deadline; its error is kept for the assertions. */
 function firstCallWithDeadline(t: RunUpdateTarget, ms: number, seen: unknown[]) {
   return client.connection.withDeadline(Date.now() + ms, () => sendRunUpdate(t)).catch((err: unknown) => {
@@ -58,16 +67,9 @@ describe('run update through RPC timeouts', () => {
   it('starts the lease and runs once when the first update-with-start timed out before any worker was up', async () => {
     const rec: Recorder = { calls: [], releases: [] };
     const taskQueue = `rpc-timeout-${randomBytes(4).toString('hex')}`;
-    const input = leaseInput();
-    const t: RunUpdateTarget = {
-      client,
-      workflowId: leaseWorkflowId(input.leaseId),
-      updateId: 'run_timeout_1',
-      req: { argv: ['make', 'test'], localRoot: '/tmp' },
-      startOperation: () => withStartLease(input, taskQueue),
-    };
+    const t = newLeaseRun(taskQueue, 'run_timeout_1', ['make', 'test']);
     const seen: unknown[] = [];
-    const outcome = runUpdateOutcome(t, firstCallWithDeadline(t, 1500, seen), { maxTimeouts: 5, initialDelayMs: 200, maxDelayMs: 1000 });
+    const outcome = runUpdateOutcome(t, firstCallWithDeadline(t, 1500, seen), FAST);
     // No worker yet: the first call can only time out. Then the worker comes up.
     await expect.poll(() => seen.length, { timeout: 20_000 }).toBe(1);
     expect(seen[0]).toBeInstanceOf(WorkflowUpdateRPCTimeoutOrCancelledError);
@@ -87,16 +89,8 @@ describe('run update through RPC timeouts', () => {
 
   it('never starts a second execution of a lease that closed meanwhile, and sends nothing again once interrupted', async () => {
     const taskQueue = `rpc-timeout-${randomBytes(4).toString('hex')}`;
-    const input = leaseInput();
     let interrupted = false;
-    const t: RunUpdateTarget = {
-      client,
-      workflowId: leaseWorkflowId(input.leaseId),
-      updateId: 'run_timeout_3',
-      req: { argv: ['true'], localRoot: '/tmp' },
-      startOperation: () => withStartLease(input, taskQueue),
-      interrupted: () => interrupted,
-    };
+    const t: RunUpdateTarget = { ...newLeaseRun(taskQueue, 'run_timeout_3', ['true']), interrupted: () => interrupted };
     const policy = { maxTimeouts: 2, initialDelayMs: 100, maxDelayMs: 200 };
     // No worker: the lease starts, its run is never admitted, and someone terminates the lease.
     const seen: unknown[] = [];
@@ -111,8 +105,7 @@ describe('run update through RPC timeouts', () => {
 
     // Interrupted: an update the server never took is not sent again.
     interrupted = true;
-    const input2 = leaseInput();
-    const t2 = { ...t, workflowId: leaseWorkflowId(input2.leaseId), startOperation: () => withStartLease(input2, taskQueue) };
+    const t2: RunUpdateTarget = { ...newLeaseRun(taskQueue, 'run_timeout_3', ['true']), interrupted: () => interrupted };
     const notSent = await runUpdateOutcome(t2, Promise.reject(seen[0]), policy).catch((e: unknown) => e);
     expect(notSent).toBeInstanceOf(NotSentError);
     await expect(client.workflow.getHandle(t2.workflowId).describe()).rejects.toThrow();
@@ -123,16 +116,9 @@ describe('run update through RPC timeouts', () => {
     const taskQueue = `rpc-timeout-${randomBytes(4).toString('hex')}`;
     const stop = await startWorker(rec, taskQueue, 4000);
     try {
-      const input = leaseInput();
-      const t: RunUpdateTarget = {
-        client,
-        workflowId: leaseWorkflowId(input.leaseId),
-        updateId: 'run_timeout_2',
-        req: { argv: ['sleep', '4'], localRoot: '/tmp' },
-        startOperation: () => withStartLease(input, taskQueue),
-      };
+      const t = newLeaseRun(taskQueue, 'run_timeout_2', ['sleep', '4']);
       const seen: unknown[] = [];
-      const result = await runUpdateOutcome(t, firstCallWithDeadline(t, 2000, seen), { maxTimeouts: 5, initialDelayMs: 200, maxDelayMs: 1000 });
+      const result = await runUpdateOutcome(t, firstCallWithDeadline(t, 2000, seen), FAST);
       expect(seen).toHaveLength(1);
       expect(seen[0]).toBeInstanceOf(WorkflowUpdateRPCTimeoutOrCancelledError);
       expect(result.exitCode).toBe(3);
