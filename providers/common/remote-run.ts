@@ -322,7 +322,9 @@ export async function killRun(target: SshTarget, leaseId: string, runId: string,
     // A run being started right now writes its pid within moments: wait for it rather than miss it.
     `R=${R}; i=0; while [ -d "$R" ] && [ ! -s "$R/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done;` +
       ` p=$(cat "$R/pid" 2>/dev/null) || exit 0; [ -e "$R/exit" ] && exit 0; echo ${why} > "$R/status";` +
-      ` kill -TERM -- -"$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt ${graceSeconds * 10} ]; do sleep 0.1; i=$((i+1)); done;` +
+      // The grace period is the whole process group's: the wrapper may die at once while the
+      // command still runs its TERM handler.
+      ` kill -TERM -- -"$p" 2>/dev/null; i=0; while kill -0 -- -"$p" 2>/dev/null && [ $i -lt ${graceSeconds * 10} ]; do sleep 0.1; i=$((i+1)); done;` +
       ` kill -KILL -- -"$p" 2>/dev/null; [ -e "$R/exit" ] || echo ${code} > "$R/exit"; true`,
     { timeoutMs: 60_000 },
   );
