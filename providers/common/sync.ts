@@ -19,6 +19,7 @@ import { buildManifest, excludeRules } from './manifest.js';
 import { shellQuote, sshExec, sshTransportError } from './remote.js';
 import { rsyncRshCommand, sshEnv } from './ssh-options.js';
 import { safeSegment } from './state-dir.js';
+import { extraShipped, transferList } from './transfer-list.js';
 
 export interface SyncOptions {
   target: SshTarget;
@@ -96,8 +97,16 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   const current = new Set(manifest.paths);
   const toDelete = [...new Set(stage.stdout.split('\0'))].filter((p) => p && !current.has(p) && safeRelative(p));
 
-  // (2) the transfer.
-  if (manifest.paths.length > 0) await rsync(opts, workdir, nul, ctx);
+  // (2) the transfer; anything it shipped beyond the manifest (created locally mid-sync in a
+  // directory named whole) is deleted again in (3).
+  if (manifest.paths.length > 0) {
+    const list = transferList(opts.localRoot, manifest.paths);
+    ctx.log(`sync: rsync of ${list.entries.length} entries (${list.dirs} whole directories)`);
+    const sent = await rsync(opts, workdir, list.entries.map((p) => `${p}\0`).join(''), ctx);
+    const extra = extraShipped(sent, current).filter(safeRelative);
+    if (extra.length > 0) ctx.log(`sync: ${extra.length} files appeared mid-sync and are removed from the box again`);
+    toDelete.push(...extra);
+  }
 
   // (3) prune what we shipped before and no longer ship, then commit the manifest.
   const w = shellQuote(workdir);
@@ -111,13 +120,15 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   return { workdir, files: manifest.paths.length, bytes: manifest.bytes, deleted: toDelete.length, skipped: false, fingerprint };
 }
 
-async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: ProgressContext): Promise<void> {
+/** Runs rsync over `nulList` (see transfer-list.ts) and returns its `--out-format=%n` lines. */
+async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: ProgressContext): Promise<string> {
   const t = opts.target;
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   const args = [
     // Nanosecond mtimes: by default rsync compares whole seconds, so a same-size edit made within
     // a second of the last sync would be skipped by its quick check while our fingerprint changed.
-    '-az', '--modify-window=-1', '--mkpath', '--files-from=-', '--from0',
+    // -r: the list names whole directories where that is exact (transfer-list.ts).
+    '-azr', '--modify-window=-1', '--mkpath', '--files-from=-', '--from0', '--out-format=%n',
     '-e', rsyncRshCommand(t),
     `${opts.localRoot.replace(/\/+$/, '')}/`,
     `${t.user}@${host}:${workdir}/`,
@@ -140,6 +151,7 @@ async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: P
       }
       throw transient(`rsync exited ${res.code}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`, res.code);
     }
+    return res.stdout;
   } finally {
     clearInterval(beat);
   }

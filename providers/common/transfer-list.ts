@@ -1,0 +1,92 @@
+/**
+ * The list rsync is given for a sync: the manifest with every directory whose whole local content
+ * is in the manifest named once instead of file by file (rsync then recurses into it).
+ *
+ * Why: rsync's `--files-from` costs about 0.1 ms per name on the sender (it reads the list a byte
+ * at a time and opens each name's parent directories again), which made a 10,000-file first sync
+ * 1.6× a plain recursive rsync. Naming covered directories keeps the exact manifest semantics
+ * while rsync walks most of the tree on its fast recursive path.
+ *
+ * A directory counts as covered only if, when we looked, every entry in it was a manifest file or
+ * symlink or a covered directory: one ignored file, excluded path, empty directory or special file
+ * anywhere beneath and its files are listed one by one. A file created in a covered directory
+ * between this walk and rsync's would ride along; `extraShipped` finds it in rsync's output so the
+ * sync can delete it on the box again.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface TransferList {
+  /** Relative paths for `--files-from` (with `-r`): files, symlinks and covered directories. */
+  entries: string[];
+  /** How many of them are covered directories. */
+  dirs: number;
+}
+
+export function transferList(localRoot: string, manifestPaths: readonly string[]): TransferList {
+  const files = new Set(manifestPaths);
+  // Every directory that holds a manifest entry somewhere beneath it, with those entries' count.
+  const below = new Map<string, number>();
+  for (const p of manifestPaths) {
+    for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) {
+      const d = p.slice(0, i);
+      below.set(d, (below.get(d) ?? 0) + 1);
+    }
+  }
+  const covered = new Map<string, boolean>();
+  const isCovered = (dir: string): boolean => {
+    const known = covered.get(dir);
+    if (known !== undefined) return known;
+    let ok = below.has(dir);
+    if (ok) {
+      let entries;
+      try {
+        entries = readdirSync(join(localRoot, dir), { withFileTypes: true });
+      } catch {
+        entries = undefined;
+      }
+      // Unreadable, or more entries than manifest paths beneath it: something here is not shipped.
+      ok = entries !== undefined && entries.length <= below.get(dir)!;
+      for (const e of entries ?? []) {
+        if (!ok) break;
+        const rel = `${dir}/${e.name}`;
+        ok = e.isDirectory() ? isCovered(rel) : (e.isFile() || e.isSymbolicLink()) && files.has(rel);
+      }
+    }
+    covered.set(dir, ok);
+    return ok;
+  };
+
+  const entries: string[] = [];
+  let dirs = 0;
+  const emitted = new Set<string>();
+  for (const p of manifestPaths) {
+    // The outermost covered ancestor stands for the file; the root itself is never named whole.
+    let top: string | undefined;
+    for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) {
+      const d = p.slice(0, i);
+      if (isCovered(d)) {
+        top = d;
+        break;
+      }
+    }
+    if (top === undefined) entries.push(p);
+    else if (!emitted.has(top)) {
+      emitted.add(top);
+      entries.push(top);
+      dirs++;
+    }
+  }
+  return { entries, dirs };
+}
+
+/**
+ * Files rsync reports it sent (`--out-format=%n`) that are not in the manifest: ones created in a
+ * covered directory after the walk. Lines with a backslash are skipped: rsync escapes unprintable
+ * bytes as `\#ooo`, and a name we cannot read back exactly must not be deleted on a guess.
+ */
+export function extraShipped(rsyncStdout: string, manifestPaths: ReadonlySet<string>): string[] {
+  return rsyncStdout
+    .split('\n')
+    .filter((n) => n && !n.endsWith('/') && !n.includes('\\') && !manifestPaths.has(n));
+}
