@@ -99,6 +99,15 @@ export async function leaseStatus(handle: LeaseHandle): Promise<LeaseStatus & { 
   return { ...(await handle.query(statusQuery)), workflowStatus };
 }
 
+/**
+ * The status query, given up when `signal` fires. A query sent while the lease takes a run update
+ * can wait on the server until well after the run ends; a CLI that no longer needs the answer must
+ * not wait for it (nor leave it retrying on a connection it is about to close).
+ */
+export function queryStatus(handle: LeaseHandle, signal: AbortSignal): Promise<LeaseStatus> {
+  return handle.client.withAbortSignal(signal, () => handle.query(statusQuery));
+}
+
 /** `resolveLease`, or the most recently started lease when no reference is given. */
 export async function resolveLeaseOrLatest(client: Client, ref: string | undefined): Promise<LeaseHandle> {
   if (ref) return resolveLease(client, ref);

@@ -2,40 +2,59 @@
  * Live output of one run, wherever the lease's worker is. The CLI always prints from this machine's
  * `<state>/runs/<runId>/` files (followRunOutput). When this machine's worker holds the lease, that
  * worker writes them; otherwise a remote follower copies them from the box over SSH. Which of the
- * two is decided from the lease's status once a worker has claimed it and the box is up.
+ * two is decided from the lease's status once a worker has claimed it and the box is up, or from
+ * the run's result if that comes first.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { statusQuery } from '../workflows/messages.js';
 import { followRemoteRun, type BoxAccess, type RemoteFollower } from './client-data-plane.js';
-import type { LeaseHandle } from './lease-client.js';
-import { followRunOutput, type Follower } from './run-output.js';
+import type { LeaseStatus } from '../workflows/messages.js';
+import type { StatusFeed } from './lease-status-feed.js';
+import { followRunOutput } from './run-output.js';
 import { isThisMachinesWorker } from './worker-identity.js';
 
-const POLL_MS = 300;
+export interface LeaseFollower {
+  /**
+   * Print whatever is left and stop. `ranOn`, the worker queue the run's result names, settles
+   * where the output is without waiting for the lease's status.
+   */
+  finish(ranOn?: string): Promise<void>;
+}
 
-export function followLeaseOutput(handle: Promise<LeaseHandle>, leaseId: string, runId: string, access: () => Promise<BoxAccess>): Follower {
+export function followLeaseOutput(feed: StatusFeed, leaseId: string, runId: string, access: () => Promise<BoxAccess>): LeaseFollower {
   const printer = followRunOutput(runId);
   let remote: RemoteFollower | undefined;
   let finishing = false;
-  const decided = (async () => {
-    const h = await handle;
-    for (let misses = 0; ; ) {
-      const s = await h.query(statusQuery).catch(() => undefined);
-      if (s?.workerQueue && s.target) {
-        if (!isThisMachinesWorker(s.workerQueue)) remote = followRemoteRun(access, leaseId, runId);
-        return;
-      }
-      // A lease that ended before it had a box has no output to follow.
-      if (s && (s.phase === 'released' || s.phase === 'failed') && !s.target) return;
-      if (!s && finishing && ++misses > 20) return;
-      await new Promise((r) => setTimeout(r, POLL_MS));
+  let settled = false;
+  let settle!: () => void;
+  const decided = new Promise<void>((resolve) => (settle = resolve)).then(() => void (settled = true));
+  const followFrom = (workerQueue: string) => {
+    if (!isThisMachinesWorker(workerQueue)) remote ??= followRemoteRun(access, leaseId, runId);
+  };
+  let misses = 0;
+  const seenEnough = (s: LeaseStatus | undefined, last: boolean): boolean => {
+    if (settled || last) return true;
+    if (s?.workerQueue && s.target) {
+      followFrom(s.workerQueue);
+      return true;
     }
-  })().catch(() => undefined);
+    // A lease that ended before it had a box has no output to follow.
+    if (s && (s.phase === 'released' || s.phase === 'failed') && !s.target) return true;
+    return !s && finishing && ++misses > 20;
+  };
+  feed.watch((s, last) => {
+    const done = seenEnough(s, last);
+    if (done) settle();
+    return done;
+  });
 
   return {
-    async finish() {
+    async finish(ranOn?: string) {
       finishing = true;
+      if (ranOn && !settled) {
+        followFrom(ranOn);
+        settle();
+      }
       await decided;
       try {
         if (remote) await remote.finish();

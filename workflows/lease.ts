@@ -250,7 +250,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
         }
         const timings = { syncMs, runMs: r.runMs, totalMs: Date.now() - started };
         state.endRun(record, { status: r.status, exitCode: r.exitCode, tail: r.tail, timings }, Date.now());
-        return { ...record, exitCode: r.exitCode };
+        return { ...record, exitCode: r.exitCode, workerQueue: state.workerQueue };
       });
     } catch (err) {
       const cancelled = isCancellation(err);

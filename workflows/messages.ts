@@ -116,6 +116,8 @@ export interface RunTimings {
 
 export interface RunResult extends RunRecord {
   exitCode: number;
+  /** The queue of the worker that ran it last: its machine holds the run's output files. */
+  workerQueue?: string;
 }
 
 export interface ReleaseRequest {

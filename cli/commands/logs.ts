@@ -22,6 +22,7 @@ import { connectTemporal } from '../temporal/connect.js';
 import { isThisMachinesWorker } from '../worker-identity.js';
 import { clientAccess } from '../client-data-plane.js';
 import { followLeaseOutput } from '../lease-output.js';
+import { statusFeed } from '../lease-status-feed.js';
 
 const POLL_MS = 300;
 
@@ -42,11 +43,13 @@ export function logsCommand(): Command {
         const handle = await leaseOfRun(client, runId);
         if (!handle) throw notHere(runId);
         const leaseId = handle.workflowId.replace(/^lease-/, '');
-        const follower = followLeaseOutput(Promise.resolve(handle), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+        const feed = statusFeed(Promise.resolve(handle));
+        const follower = followLeaseOutput(feed, leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
         try {
           if (g.follow) await waitForRunEnd(handle, runId);
         } finally {
           await follower.finish();
+          await feed.stop();
         }
         return;
       }
@@ -96,12 +99,14 @@ async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<nu
     throw notHere(runId, status.workerQueue);
   }
   const leaseId = handle.workflowId.replace(/^lease-/, '');
-  const follower = followLeaseOutput(Promise.resolve(handle), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+  const feed = statusFeed(Promise.resolve(handle));
+  const follower = followLeaseOutput(feed, leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
   let final: RunRecord | undefined;
   try {
     final = await waitForRunEnd(handle, runId);
   } finally {
     await follower.finish();
+    await feed.stop();
   }
   const code = exitCodeOf(final);
   out.step(`${runId} ${final?.status ?? 'gone'}${final?.exitCode !== undefined ? ` with exit ${final.exitCode}` : ''}`);

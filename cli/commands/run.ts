@@ -21,6 +21,7 @@ import { makeOutput, type Output } from '../output.js';
 import { repoContext } from '../repo-context.js';
 import { clientAccess, syncFromClient } from '../client-data-plane.js';
 import { followLeaseOutput, isSyncFromClient } from '../lease-output.js';
+import { statusFeed } from '../lease-status-feed.js';
 import { existingWorkerId } from '../worker-identity.js';
 import { connectTemporal } from '../temporal/connect.js';
 import { trace } from '../trace.js';
@@ -80,8 +81,10 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   const started = await startRun(client, opts, loaded, repo, req, runId, out, wasInterrupted);
   trace('run sent');
   const access = clientAccess(started.handle, started.leaseId);
-  let output = followLeaseOutput(started.handle, started.leaseId, runId, access);
-  const progress = watchProgress(started.handle, out);
+  // One status loop for both watchers: the server answers a second concurrent query late.
+  const feed = statusFeed(started.handle);
+  let output = followLeaseOutput(feed, started.leaseId, runId, access);
+  const progress = watchProgress(feed, out);
   const interrupts = onInterrupt(async () => {
     interrupted = true;
     out.step('stopping the remote command…');
@@ -108,7 +111,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
         signal: new AbortController().signal,
       });
       runId = newRunId();
-      output = followLeaseOutput(started.handle, started.leaseId, runId, access);
+      output = followLeaseOutput(feed, started.leaseId, runId, access);
       const handle = await started.handle;
       result = await durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req: { ...req, localRoot: undefined, clientSync: sync }, interrupted: wasInterrupted });
     } catch (err) {

@@ -1,6 +1,5 @@
 /** `durabox warmup`: acquire a kept lease and wait until its box is ready; later runs use `--id`. */
 import { Command } from 'commander';
-import { statusQuery } from '../../workflows/messages.js';
 import { loadConfig } from '../config/load.js';
 import { CliError, ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -10,9 +9,10 @@ import { newLeaseInput } from '../lease-input.js';
 import { makeOutput } from '../output.js';
 import { repoContext } from '../repo-context.js';
 import { connectTemporal } from '../temporal/connect.js';
-import { LEASE_WORKFLOW_TYPE, type LeaseInput } from '../../workflows/messages.js';
+import { LEASE_WORKFLOW_TYPE, type LeaseInput, type LeaseStatus } from '../../workflows/messages.js';
 import { addLeaseConfigOptions, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
 import { watchProgress } from './run-support.js';
+import { statusFeed } from '../lease-status-feed.js';
 
 export function warmupCommand(): Command {
   const cmd = new Command('warmup')
@@ -41,7 +41,9 @@ export function warmupCommand(): Command {
       input = fresh;
       out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}`);
     }
-    const progress = watchProgress(Promise.resolve(handle), out);
+    const feed = statusFeed(Promise.resolve(handle));
+    const progress = watchProgress(feed, out);
+    const nextStatus = () => new Promise<LeaseStatus | undefined>((resolve) => feed.watch((st) => (resolve(st), true)));
     try {
       for (;;) {
         const desc = await handle.describe();
@@ -49,7 +51,7 @@ export function warmupCommand(): Command {
           const err = await handle.result().then(() => undefined, (e: unknown) => e as Error & { cause?: Error });
           throw new CliError(`lease ${input.leaseId} ended before it was ready${err ? `: ${err.cause?.message ?? err.message}` : ''}`, ExitCode.provider);
         }
-        const s = await handle.query(statusQuery).catch(() => undefined);
+        const s = await nextStatus();
         if (s && (s.phase === 'ready' || s.phase === 'running')) {
           out.result(`${input.slug} ${input.leaseId}\n`, { leaseId: input.leaseId, slug: input.slug, workflowId: handle.workflowId, phase: s.phase, target: s.target });
           out.step(`ready: durabox run --id ${input.slug} -- <command>`);
@@ -61,7 +63,8 @@ export function warmupCommand(): Command {
         await new Promise((r) => setTimeout(r, 300));
       }
     } finally {
-      await progress.stop();
+      progress.stop();
+      await feed.stop();
     }
   });
 }

@@ -1,0 +1,70 @@
+/**
+ * One status-query loop per lease for everything in a command that watches it (progress lines,
+ * where the output is). The server buffers one consistent query per workflow while a workflow task
+ * is in flight and answers a second with RESOURCE_EXHAUSTED, which the client retries only after
+ * about a second: two loops of our own used to collide on every run update and delay the exit.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LeaseStatus } from '../workflows/messages.js';
+import { queryStatus, type LeaseHandle } from './lease-client.js';
+
+/**
+ * Called with each answer (undefined when the query failed); returns true when it has seen enough.
+ * `last` is set on the final call, when the feed stops or the lease cannot be addressed at all.
+ */
+export type StatusListener = (status: LeaseStatus | undefined, last: boolean) => boolean;
+
+export interface StatusFeed {
+  watch(listener: StatusListener): void;
+  /** Stop asking; resolves once no query of ours is in flight. */
+  stop(): Promise<void>;
+}
+
+export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): StatusFeed {
+  const listeners = new Set<StatusListener>();
+  const abort = new AbortController();
+  let loop: Promise<void> | undefined;
+
+  const endAll = () => {
+    const left = [...listeners];
+    listeners.clear();
+    for (const l of left) l(undefined, true);
+  };
+  const stopped = new Promise<undefined>((resolve) => abort.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+  const run = async () => {
+    const h = await Promise.race([handle.catch(() => undefined), stopped]);
+    if (!h) return endAll();
+    while (listeners.size > 0 && !abort.signal.aborted) {
+      const s = await queryStatus(h, abort.signal).catch(() => undefined);
+      if (abort.signal.aborted) return;
+      for (const l of [...listeners]) if (l(s, false)) listeners.delete(l);
+      if (listeners.size === 0) return;
+      await sleep(intervalMs, undefined, { signal: abort.signal }).catch(() => undefined);
+    }
+  };
+  const ensureLoop = () => {
+    // Started on the next tick so listeners added in the same tick share the first answer.
+    loop ??= Promise.resolve()
+      .then(run)
+      .catch(() => undefined)
+      .finally(() => {
+        loop = undefined;
+        if (listeners.size > 0 && !abort.signal.aborted) ensureLoop();
+      });
+  };
+
+  return {
+    watch(listener) {
+      if (abort.signal.aborted) return void listener(undefined, true);
+      listeners.add(listener);
+      ensureLoop();
+    },
+    async stop() {
+      abort.abort();
+      endAll();
+      // A query the client is retrying cannot be cancelled (its retry is a new call): wait for it,
+      // because closing the connection under it would throw from the retry's timer.
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The CLI's single status loop and the output follower built on it: a follower told where the run
+ * ran does not wait for the lease's status, and no watcher is left waiting when the feed ends.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LeaseHandle } from '../../cli/lease-client.js';
+import { followLeaseOutput } from '../../cli/lease-output.js';
+import { statusFeed } from '../../cli/lease-status-feed.js';
+import { runLogPaths } from '../../cli/run-output.js';
+
+const state = mkdtempSync(join(tmpdir(), 'dbx-feed-'));
+const never = new Promise<LeaseHandle>(() => {});
+const noAccess = () => Promise.reject(new Error('no box access in this test'));
+
+beforeAll(() => {
+  vi.stubEnv('DURABOX_STATE_DIR', state);
+  vi.stubEnv('DURABOX_WORKER_ID', 'w-this');
+});
+afterAll(() => {
+  vi.unstubAllEnvs();
+  rmSync(state, { recursive: true, force: true });
+});
+
+describe('statusFeed', () => {
+  it('ends every watcher with a last call when the lease cannot be addressed', async () => {
+    const feed = statusFeed(Promise.reject(new Error('no such lease')));
+    const calls: Array<[unknown, boolean]> = [];
+    const done = new Promise<void>((resolve) =>
+      feed.watch((s, last) => {
+        calls.push([s, last]);
+        if (last) resolve();
+        return last;
+      }),
+    );
+    await done;
+    expect(calls).toEqual([[undefined, true]]);
+  });
+
+  it('stop() gives pending watchers their last call, and later watchers get it at once', async () => {
+    const feed = statusFeed(never);
+    const lasts: boolean[] = [];
+    feed.watch((_s, last) => (lasts.push(last), last));
+    await feed.stop();
+    feed.watch((_s, last) => (lasts.push(last), last));
+    expect(lasts).toEqual([true, true]);
+  });
+});
+
+describe('followLeaseOutput', () => {
+  let captured = '';
+  const origWrite = process.stdout.write.bind(process.stdout);
+  afterEach(() => {
+    process.stdout.write = origWrite;
+  });
+
+  it("prints this machine's output files as soon as the result names this machine's worker", async () => {
+    const runId = 'run_feedtest0001';
+    const paths = runLogPaths(runId);
+    mkdirSync(paths.dir, { recursive: true });
+    writeFileSync(paths.stdout, 'hello from the run\n');
+    writeFileSync(paths.stderr, '');
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      captured += Buffer.from(chunk).toString();
+      return true;
+    }) as typeof process.stdout.write;
+    // The lease never answers a status query (its handle never even resolves).
+    const feed = statusFeed(never);
+    const follower = followLeaseOutput(feed, 'dbx_feedtest', runId, noAccess);
+    await follower.finish('durabox@w-this');
+    process.stdout.write = origWrite;
+    expect(captured).toContain('hello from the run');
+    await feed.stop();
+  });
+
+  it('without a result to go by, finishing waits for the status, and ends when the feed does', async () => {
+    const feed = statusFeed(never);
+    const follower = followLeaseOutput(feed, 'dbx_feedtest', 'run_feedtest0002', noAccess);
+    let finished = false;
+    const finishing = follower.finish().then(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(finished).toBe(false);
+    await feed.stop();
+    await finishing;
+    expect(finished).toBe(true);
+  });
+});
