@@ -16,14 +16,29 @@ import { findTemporalCli } from '../../cli/temporal/temporal-binary.js';
 
 const NAMESPACE = 'default';
 
+/**
+ * Every temp dir the tests make (repos, state dirs, fake binaries) goes under one root that the
+ * teardown removes: test files are forked after this runs and inherit TMPDIR, so os.tmpdir() there
+ * points here. DURABOX_TEST_KEEP_TMP=1 keeps it for a post-mortem.
+ */
+function useRunTmpRoot(): () => void {
+  const root = mkdtempSync(join(tmpdir(), 'dbxt-'));
+  process.env.TMPDIR = root;
+  return () => {
+    if (process.env.DURABOX_TEST_KEEP_TMP === '1') process.stderr.write(`test temp files kept in ${root}\n`);
+    else rmSync(root, { recursive: true, force: true });
+  };
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dropTmpRoot = useRunTmpRoot();
   const existing = process.env.DURABOX_TEST_TEMPORAL_ADDRESS;
   if (existing) {
     await ensureSearchAttributes(existing, NAMESPACE);
     project.provide('temporalAddress', existing);
     project.provide('temporalNamespace', NAMESPACE);
     project.provide('temporalUiUrl', process.env.DURABOX_TEST_TEMPORAL_UI_URL ?? '');
-    return async () => undefined;
+    return async () => dropTmpRoot();
   }
 
   const binary = await findTemporalCli({ log: (l) => process.stderr.write(`${l}\n`) });
@@ -65,5 +80,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (!exited) child.kill('SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });
+    dropTmpRoot();
   };
 }
