@@ -109,7 +109,8 @@ function startScript(target: SshTarget, spec: RunSpec): string {
     `  setsid sh "$R/wrapper.sh" "$R" "$W" ${argv} </dev/null >/dev/null 2>&1 &`,
     '  m=started;',
     'else cat >/dev/null; m=attached; fi;',
-    'i=0; while [ ! -s "$R/pid" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done;',
+    // The wrapper writes its pid a few milliseconds after the spawn: poll finely, up to 10 s.
+    'i=0; while [ ! -s "$R/pid" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done;',
     'p=$(cat "$R/pid" 2>/dev/null); [ -n "$p" ] || exit 91;',
   ].join('\n');
 }
@@ -150,7 +151,7 @@ export function startAndFollow(
   const script = [
     startScript(target, spec),
     'echo "durabox-run $m $p" >&2;',
-    `tail -c +${offset + 1} -s 0.1 --pid="$p" -f "$R/stdout";`,
+    `tail -c +${offset + 1} -s 0.05 --pid="$p" -f "$R/stdout";`,
     // The wrapper writes `exit` right after the command ends.
     'i=0; while [ ! -e "$R/exit" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done;',
     'echo "durabox-exit $(cat "$R/exit" 2>/dev/null || echo -) $(cat "$R/status" 2>/dev/null || echo -)" >&2',
@@ -198,9 +199,9 @@ export async function followStderr(
 ): Promise<number> {
   const R = shellQuote(remoteRunDir(target, leaseId, runId));
   const script =
-    `R=${R}; i=0; while [ ! -s "$R/pid" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ` +
+    `R=${R}; i=0; while [ ! -s "$R/pid" ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; ` +
     `p=$(cat "$R/pid" 2>/dev/null); [ -n "$p" ] || exit 92; ` +
-    `exec tail -c +${offset + 1} -s 0.1 --pid="$p" -f "$R/stderr"`;
+    `exec tail -c +${offset + 1} -s 0.05 --pid="$p" -f "$R/stderr"`;
   const { offset: end, code, stderr } = await copyRemote(target, script, localPath, offset, onBytes, signal);
   if (code !== 0 && !signal.aborted) throw lostStream(code, stderr);
   return end;
@@ -230,7 +231,7 @@ export async function followStream(
   onBytes: (n: number) => void,
   signal: AbortSignal,
 ): Promise<number> {
-  const cmd = `exec tail -c +${offset + 1} -s 0.1 --pid=${pid} -f ${shellQuote(remoteFile)}`;
+  const cmd = `exec tail -c +${offset + 1} -s 0.05 --pid=${pid} -f ${shellQuote(remoteFile)}`;
   const { offset: end, code, stderr } = await copyRemote(target, cmd, localPath, offset, onBytes, signal);
   if (code !== 0 && !signal.aborted) throw lostStream(code, stderr);
   return end;
