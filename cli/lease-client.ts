@@ -104,8 +104,18 @@ export async function leaseStatus(handle: LeaseHandle): Promise<LeaseStatus & { 
  * can wait on the server until well after the run ends; a CLI that no longer needs the answer must
  * not wait for it (nor leave it retrying on a connection it is about to close).
  */
-export function queryStatus(handle: LeaseHandle, signal: AbortSignal): Promise<LeaseStatus> {
-  return handle.client.withAbortSignal(signal, () => handle.query(statusQuery));
+export async function queryStatus(handle: LeaseHandle, signal: AbortSignal): Promise<LeaseStatus> {
+  // One controller per call: the client adds an abort listener per call and never removes it, so a
+  // long-lived signal would collect them (and Node warns after ten).
+  const call = new AbortController();
+  const forward = () => call.abort();
+  signal.addEventListener('abort', forward, { once: true });
+  try {
+    if (signal.aborted) throw new Error('status query given up');
+    return await handle.client.withAbortSignal(call.signal, () => handle.query(statusQuery));
+  } finally {
+    signal.removeEventListener('abort', forward);
+  }
 }
 
 /** `resolveLease`, or the most recently started lease when no reference is given. */

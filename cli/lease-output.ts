@@ -26,8 +26,12 @@ export function followLeaseOutput(feed: StatusFeed, leaseId: string, runId: stri
   let remote: RemoteFollower | undefined;
   let finishing = false;
   let settled = false;
-  let settle!: () => void;
-  const decided = new Promise<void>((resolve) => (settle = resolve)).then(() => void (settled = true));
+  let resolveDecided!: () => void;
+  const decided = new Promise<void>((resolve) => (resolveDecided = resolve));
+  const settle = () => {
+    settled = true;
+    resolveDecided();
+  };
   const followFrom = (workerQueue: string) => {
     if (!isThisMachinesWorker(workerQueue)) remote ??= followRemoteRun(access, leaseId, runId);
   };
@@ -43,8 +47,13 @@ export function followLeaseOutput(feed: StatusFeed, leaseId: string, runId: stri
     return !s && finishing && ++misses > 20;
   };
   feed.watch((s, last) => {
-    const done = seenEnough(s, last);
-    if (done) settle();
+    let done = true;
+    try {
+      done = seenEnough(s, last);
+    } finally {
+      // Also when starting the remote follower threw: finish() must not wait for ever.
+      if (done) settle();
+    }
     return done;
   });
 

@@ -28,16 +28,30 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
   const endAll = () => {
     const left = [...listeners];
     listeners.clear();
-    for (const l of left) l(undefined, true);
+    for (const l of left) {
+      try {
+        l(undefined, true);
+      } catch {
+        /* it has ended either way */
+      }
+    }
   };
   const stopped = new Promise<undefined>((resolve) => abort.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+  /** A listener that throws has seen enough: it must not stop the others or spin the loop. */
+  const deliver = (l: StatusListener, st: LeaseStatus | undefined): boolean => {
+    try {
+      return l(st, false);
+    } catch {
+      return true;
+    }
+  };
   const run = async () => {
     const h = await Promise.race([handle.catch(() => undefined), stopped]);
     if (!h) return endAll();
     while (listeners.size > 0 && !abort.signal.aborted) {
-      const s = await queryStatus(h, abort.signal).catch(() => undefined);
+      const st = await queryStatus(h, abort.signal).catch(() => undefined);
       if (abort.signal.aborted) return;
-      for (const l of [...listeners]) if (l(s, false)) listeners.delete(l);
+      for (const l of [...listeners]) if (deliver(l, st)) listeners.delete(l);
       if (listeners.size === 0) return;
       await sleep(intervalMs, undefined, { signal: abort.signal }).catch(() => undefined);
     }
@@ -46,7 +60,7 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
     // Started on the next tick so listeners added in the same tick share the first answer.
     loop ??= Promise.resolve()
       .then(run)
-      .catch(() => undefined)
+      .catch(() => sleep(intervalMs))
       .finally(() => {
         loop = undefined;
         if (listeners.size > 0 && !abort.signal.aborted) ensureLoop();
@@ -55,7 +69,10 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
 
   return {
     watch(listener) {
-      if (abort.signal.aborted) return void listener(undefined, true);
+      if (abort.signal.aborted) {
+        listeners.add(listener);
+        return endAll();
+      }
       listeners.add(listener);
       ensureLoop();
     },

@@ -48,8 +48,7 @@ export function logsCommand(): Command {
         try {
           if (g.follow) await waitForRunEnd(handle, runId);
         } finally {
-          await follower.finish();
-          await feed.stop();
+          await follower.finish().finally(() => feed.stop());
         }
         return;
       }
@@ -105,8 +104,7 @@ async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<nu
   try {
     final = await waitForRunEnd(handle, runId);
   } finally {
-    await follower.finish();
-    await feed.stop();
+    await follower.finish().finally(() => feed.stop());
   }
   const code = exitCodeOf(final);
   out.step(`${runId} ${final?.status ?? 'gone'}${final?.exitCode !== undefined ? ` with exit ${final.exitCode}` : ''}`);

@@ -118,9 +118,15 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
       failure = err;
     }
   }
-  await progress.stop();
+  progress.stop();
   interrupts.dispose();
-  await output.finish().catch((err: unknown) => out.warn(`output: ${(err as Error).message}`));
+  try {
+    // The result names the worker that ran it, so where the output is needs no status answer.
+    await output.finish(result?.workerQueue).catch((err: unknown) => out.warn(`output: ${(err as Error).message}`));
+  } finally {
+    // No status query of ours may outlive the connection, which main closes next.
+    await feed.stop();
+  }
   trace('output drained');
   const handle = await started.handle.catch(() => undefined);
   if (!result) {

@@ -19,7 +19,7 @@ import { buildManifest, excludeRules } from './manifest.js';
 import { shellQuote, sshExec, sshTransportError } from './remote.js';
 import { rsyncRshCommand, sshEnv } from './ssh-options.js';
 import { safeSegment } from './state-dir.js';
-import { extraShipped, transferList } from './transfer-list.js';
+import { extraShipped, OUT_FORMAT, transferList } from './transfer-list.js';
 
 export interface SyncOptions {
   target: SshTarget;
@@ -102,9 +102,15 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   if (manifest.paths.length > 0) {
     const list = transferList(opts.localRoot, manifest.paths);
     ctx.log(`sync: rsync of ${list.entries.length} entries (${list.dirs} whole directories)`);
-    const sent = await rsync(opts, workdir, list.entries.map((p) => `${p}\0`).join(''), ctx);
-    const extra = extraShipped(sent, current).filter(safeRelative);
-    if (extra.length > 0) ctx.log(`sync: ${extra.length} files appeared mid-sync and are removed from the box again`);
+    // `./` first: rsync reads a list entry that starts with `#` or `;` as a comment, even with --from0.
+    const sent = await rsync(opts, workdir, list.entries.map((p) => `./${p}\0`).join(''), ctx);
+    const extra = extraShipped(sent.stdout, current).filter(safeRelative);
+    if (extra.length > 0) ctx.log(`sync: ${extra.length} files appeared mid-sync; removing them from the box again`);
+    if (sent.failure) {
+      // Not in any manifest, so no later sync would prune them: remove them now if the box answers.
+      if (extra.length > 0) await removeOnBox(target, workdir, extra, ctx.signal).catch(() => undefined);
+      throw sent.failure;
+    }
     toDelete.push(...extra);
   }
 
@@ -120,15 +126,22 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   return { workdir, files: manifest.paths.length, bytes: manifest.bytes, deleted: toDelete.length, skipped: false, fingerprint };
 }
 
-/** Runs rsync over `nulList` (see transfer-list.ts) and returns its `--out-format=%n` lines. */
-async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: ProgressContext): Promise<string> {
+async function removeOnBox(target: SshTarget, workdir: string, paths: string[], signal?: AbortSignal): Promise<void> {
+  await sshExec(target, `cd -- ${shellQuote(workdir)} && xargs -0 rm -f --`, { stdin: paths.map((p) => `${p}\0`).join(''), signal, timeoutMs: 60_000 });
+}
+
+/**
+ * Runs rsync over `nulList` (see transfer-list.ts). Returns its stdout (the `OUT_FORMAT` lines of
+ * what it sent) also when it failed, with the failure to throw once what it sent is dealt with.
+ */
+async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: ProgressContext): Promise<{ stdout: string; failure?: ProviderError }> {
   const t = opts.target;
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   const args = [
     // Nanosecond mtimes: by default rsync compares whole seconds, so a same-size edit made within
     // a second of the last sync would be skipped by its quick check while our fingerprint changed.
     // -r: the list names whole directories where that is exact (transfer-list.ts).
-    '-azr', '--modify-window=-1', '--mkpath', '--files-from=-', '--from0', '--out-format=%n',
+    '-azr', '--modify-window=-1', '--mkpath', '--files-from=-', '--from0', `--out-format=${OUT_FORMAT}`,
     '-e', rsyncRshCommand(t),
     `${opts.localRoot.replace(/\/+$/, '')}/`,
     `${t.user}@${host}:${workdir}/`,
@@ -143,15 +156,15 @@ async function rsync(opts: SyncOptions, workdir: string, nulList: string, ctx: P
       env: sshEnv(t),
       onOutput: () => (lastBeat = Date.now()),
     });
-    if (res.timedOut) throw transient(`rsync timed out after ${RSYNC_TIMEOUT_MS / 60_000} min`);
+    if (res.timedOut) return { stdout: res.stdout, failure: transient(`rsync timed out after ${RSYNC_TIMEOUT_MS / 60_000} min`) };
     if (res.code === 24) ctx.log('sync: some files vanished during the transfer');
     else if (res.code !== 0) {
       if (/Host key verification failed|REMOTE HOST IDENTIFICATION|Permission denied \(/.test(res.stderr)) {
-        throw sshTransportError(t, res.stderr, 'sync');
+        return { stdout: res.stdout, failure: sshTransportError(t, res.stderr, 'sync') };
       }
-      throw transient(`rsync exited ${res.code}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`, res.code);
+      return { stdout: res.stdout, failure: transient(`rsync exited ${res.code}: ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`, res.code) };
     }
-    return res.stdout;
+    return { stdout: res.stdout };
   } finally {
     clearInterval(beat);
   }

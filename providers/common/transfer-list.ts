@@ -13,7 +13,7 @@
  * between this walk and rsync's would ride along; `extraShipped` finds it in rsync's output so the
  * sync can delete it on the box again.
  */
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TransferList {
@@ -37,11 +37,13 @@ export function transferList(localRoot: string, manifestPaths: readonly string[]
   const isCovered = (dir: string): boolean => {
     const known = covered.get(dir);
     if (known !== undefined) return known;
-    let ok = below.has(dir);
+    // Never a symlink to a directory (rsync would send the link, not what the manifest lists
+    // beneath it), nor a directory that is itself a manifest entry.
+    let ok = below.has(dir) && !files.has(dir);
     if (ok) {
       let entries;
       try {
-        entries = readdirSync(join(localRoot, dir), { withFileTypes: true });
+        entries = lstatSync(join(localRoot, dir)).isDirectory() ? readdirSync(join(localRoot, dir), { withFileTypes: true }) : undefined;
       } catch {
         entries = undefined;
       }
@@ -50,7 +52,7 @@ export function transferList(localRoot: string, manifestPaths: readonly string[]
       for (const e of entries ?? []) {
         if (!ok) break;
         const rel = `${dir}/${e.name}`;
-        ok = e.isDirectory() ? isCovered(rel) : (e.isFile() || e.isSymbolicLink()) && files.has(rel);
+        ok = e.isDirectory() ? isCovered(rel) : (e.isFile() || e.isSymbolicLink()) && files.has(rel) && !below.has(rel);
       }
     }
     covered.set(dir, ok);
@@ -80,13 +82,36 @@ export function transferList(localRoot: string, manifestPaths: readonly string[]
   return { entries, dirs };
 }
 
+/** rsync's `--out-format`: a prefix no file name can forge (rsync escapes newlines in names). */
+export const SENT_PREFIX = 'durabox-sent:';
+export const OUT_FORMAT = `${SENT_PREFIX}%n`;
+
 /**
- * Files rsync reports it sent (`--out-format=%n`) that are not in the manifest: ones created in a
- * covered directory after the walk. Lines with a backslash are skipped: rsync escapes unprintable
- * bytes as `\#ooo`, and a name we cannot read back exactly must not be deleted on a guess.
+ * Files rsync reports it sent (lines of `OUT_FORMAT`) that are not in the manifest: ones created in
+ * a covered directory after the walk. Other stdout lines (rsync's own messages) are ignored.
  */
 export function extraShipped(rsyncStdout: string, manifestPaths: ReadonlySet<string>): string[] {
-  return rsyncStdout
-    .split('\n')
-    .filter((n) => n && !n.endsWith('/') && !n.includes('\\') && !manifestPaths.has(n));
+  const out: string[] = [];
+  for (const line of rsyncStdout.split('\n')) {
+    if (!line.startsWith(SENT_PREFIX)) continue;
+    const name = unescapeRsyncName(line.slice(SENT_PREFIX.length));
+    if (name && !name.endsWith('/') && !manifestPaths.has(name)) out.push(name);
+  }
+  return out;
+}
+
+/**
+ * rsync prints a byte it will not print as-is as `\#ooo` (octal), and a literal backslash that
+ * would read as such an escape as `\#134` (man rsync, --8-bit-output): decoding is exact.
+ */
+export function unescapeRsyncName(printed: string): string {
+  if (!printed.includes('\\#')) return printed;
+  const parts: Buffer[] = [];
+  let last = 0;
+  for (const m of printed.matchAll(/\\#([0-7]{3})/g)) {
+    parts.push(Buffer.from(printed.slice(last, m.index), 'utf8'), Buffer.from([parseInt(m[1]!, 8)]));
+    last = m.index! + m[0].length;
+  }
+  parts.push(Buffer.from(printed.slice(last), 'utf8'));
+  return Buffer.concat(parts).toString('utf8');
 }

@@ -62,6 +62,9 @@ describe('syncTree', () => {
     put(repo, {
       'new.txt': 'untracked',
       "we ird 'name'.txt": 'spaces and quotes',
+      // rsync reads list entries starting with # or ; as comments unless they are prefixed.
+      '#hash.txt': 'hash',
+      ';semi.txt': 'semi',
       'debug.log': 'ignored by git',
       'secret.env': 'TOKEN=1',
       'node_modules/pkg/index.js': 'untracked in a built-in dir',
@@ -72,7 +75,7 @@ describe('syncTree', () => {
     const first = await syncTree({ target, localRoot: repo, leaseId, repoName: 'repo' }, ctx);
     expect(first.workdir).toBe(`${target.workRoot}/${leaseId}/repo`);
     const shipped = [
-      '.duraboxignore', '.gitignore', 'a.txt', 'dist/tracked-artifact.js', 'docs/keep/ok.pdf', 'new.txt', 'src/b.ts', "we ird 'name'.txt",
+      '#hash.txt', '.duraboxignore', '.gitignore', ';semi.txt', 'a.txt', 'dist/tracked-artifact.js', 'docs/keep/ok.pdf', 'new.txt', 'src/b.ts', "we ird 'name'.txt",
     ];
     expect(await remoteFiles(first.workdir)).toEqual(shipped);
     expect(first).toMatchObject({ files: shipped.length, deleted: 0 });

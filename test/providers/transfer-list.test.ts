@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { extraShipped, transferList } from '../../providers/common/transfer-list.js';
+import { extraShipped, SENT_PREFIX, transferList, unescapeRsyncName } from '../../providers/common/transfer-list.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dbx-tl-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -45,6 +45,21 @@ describe('transferList', () => {
     expect(transferList(dir, ['real/f.txt', 'w/g.txt']).entries.sort()).toEqual(['real', 'w/g.txt']);
   });
 
+  it('never names a symlinked directory whole, even when the manifest lists files beneath it', () => {
+    // git's index can still list vendor/lib/x.js after the tracked dir became a symlink to a fork.
+    const dir = tree('linked-parent', ['fork/x.js', 'main.js']);
+    mkdirSync(join(dir, 'vendor'));
+    symlinkSync('../fork', join(dir, 'vendor/lib'));
+    const list = transferList(dir, ['main.js', 'vendor/lib', 'vendor/lib/x.js']);
+    expect(list.entries.sort()).toEqual(['main.js', 'vendor/lib', 'vendor/lib/x.js']);
+    expect(list.dirs).toBe(0);
+  });
+
+  it('never names the root whole, even when everything in it is shipped', () => {
+    const dir = tree('all-shipped', ['a.txt', 'sub/b.txt']);
+    expect(transferList(dir, ['a.txt', 'sub/b.txt']).entries.sort()).toEqual(['a.txt', 'sub']);
+  });
+
   it('lists everything file by file when a directory cannot be read', () => {
     const list = transferList(join(root, 'does-not-exist'), ['a/b.txt', 'c.txt']);
     expect(list).toEqual({ entries: ['a/b.txt', 'c.txt'], dirs: 0 });
@@ -52,8 +67,16 @@ describe('transferList', () => {
 });
 
 describe('extraShipped', () => {
-  it('returns sent files outside the manifest, skipping directories and escaped names', () => {
-    const out = ['src/', 'src/a.ts', 'src/new.env', 'odd\\#012name', 'top.txt', ''].join('\n');
-    expect(extraShipped(out, new Set(['src/a.ts', 'top.txt']))).toEqual(['src/new.env']);
+  it("returns sent files outside the manifest, from rsync's prefixed lines only, names decoded", () => {
+    const out = [
+      'src/', 'src/a.ts', 'src/new.env', 'src/pr\\#303\\#270d.env', 'top.txt', 'lit\\#134#012x',
+    ].map((n) => `${SENT_PREFIX}${n}`).concat(['cannot delete non-empty directory: vendor/lib', '']).join('\n');
+    expect(extraShipped(out, new Set(['src/a.ts', 'top.txt']))).toEqual(['src/new.env', 'src/prød.env', 'lit\\#012x']);
+  });
+
+  it('decodes escapes exactly and leaves plain names alone', () => {
+    expect(unescapeRsyncName('plain name.txt')).toBe('plain name.txt');
+    expect(unescapeRsyncName('a\\#012b')).toBe('a\nb');
+    expect(unescapeRsyncName('n\\#303\\#270')).toBe('nø');
   });
 });
