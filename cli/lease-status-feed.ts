@@ -85,3 +85,16 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
     },
   };
 }
+
+/**
+ * A feed that answers once with a status already in hand: for commands that poll the lease
+ * themselves (attach, logs -f) and must not add a second query loop beside theirs.
+ */
+export function knownStatus(status: LeaseStatus): StatusFeed {
+  return {
+    watch(listener) {
+      if (!listener(status, false)) listener(undefined, true);
+    },
+    async stop() {},
+  };
+}

@@ -22,7 +22,7 @@ import { connectTemporal } from '../temporal/connect.js';
 import { isThisMachinesWorker } from '../worker-identity.js';
 import { clientAccess } from '../client-data-plane.js';
 import { followLeaseOutput } from '../lease-output.js';
-import { statusFeed } from '../lease-status-feed.js';
+import { knownStatus } from '../lease-status-feed.js';
 
 const POLL_MS = 300;
 
@@ -43,12 +43,12 @@ export function logsCommand(): Command {
         const handle = await leaseOfRun(client, runId);
         if (!handle) throw notHere(runId);
         const leaseId = handle.workflowId.replace(/^lease-/, '');
-        const feed = statusFeed(Promise.resolve(handle));
-        const follower = followLeaseOutput(feed, leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+        // One status answer says where the run's output is; waitForRunEnd then polls on its own.
+        const follower = followLeaseOutput(knownStatus(await pollStatus(handle)), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
         try {
           if (g.follow) await waitForRunEnd(handle, runId);
         } finally {
-          await follower.finish().finally(() => feed.stop());
+          await follower.finish();
         }
         return;
       }
@@ -98,13 +98,13 @@ async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<nu
     throw notHere(runId, status.workerQueue);
   }
   const leaseId = handle.workflowId.replace(/^lease-/, '');
-  const feed = statusFeed(Promise.resolve(handle));
-  const follower = followLeaseOutput(feed, leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+  // The status in hand says where the output is: no second query loop beside waitForRunEnd's.
+  const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
   let final: RunRecord | undefined;
   try {
     final = await waitForRunEnd(handle, runId);
   } finally {
-    await follower.finish().finally(() => feed.stop());
+    await follower.finish();
   }
   const code = exitCodeOf(final);
   out.step(`${runId} ${final?.status ?? 'gone'}${final?.exitCode !== undefined ? ` with exit ${final.exitCode}` : ''}`);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LeaseHandle } from '../../cli/lease-client.js';
 import { followLeaseOutput } from '../../cli/lease-output.js';
-import { statusFeed } from '../../cli/lease-status-feed.js';
+import { knownStatus, statusFeed } from '../../cli/lease-status-feed.js';
+import type { LeaseStatus } from '../../workflows/messages.js';
 import { runLogPaths } from '../../cli/run-output.js';
 
 const state = mkdtempSync(join(tmpdir(), 'dbx-feed-'));
@@ -85,5 +86,26 @@ describe('followLeaseOutput', () => {
     await feed.stop();
     await finishing;
     expect(finished).toBe(true);
+  });
+
+  it('settles from a status already in hand, without a query loop', async () => {
+    const runId = 'run_feedtest0003';
+    const paths = runLogPaths(runId);
+    mkdirSync(paths.dir, { recursive: true });
+    writeFileSync(paths.stdout, 'attached output\n');
+    captured = '';
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      captured += Buffer.from(chunk).toString();
+      return true;
+    }) as typeof process.stdout.write;
+    const status = {
+      leaseId: 'dbx_feedtest', slug: 's', provider: 'local', phase: 'running', releaseAction: 'delete', runs: [],
+      workerQueue: 'durabox@w-this', target: { user: 'u', host: '127.0.0.1', port: 22, keyPath: '/k', hostKeyAlias: 'a', hostKeys: [], workRoot: '/w' },
+    } as unknown as LeaseStatus;
+    await followLeaseOutput(knownStatus(status), 'dbx_feedtest', runId, noAccess).finish();
+    process.stdout.write = origWrite;
+    expect(captured).toContain('attached output');
+    // A status that settles nothing (no box yet) ends the follower rather than leaving it waiting.
+    await followLeaseOutput(knownStatus({ ...status, target: undefined, workerQueue: undefined }), 'dbx_feedtest', 'run_feedtest0004', noAccess).finish();
   });
 });
