@@ -99,26 +99,28 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
 
   // (2) the transfer; anything it shipped beyond the manifest (created locally mid-sync in a
   // directory named whole) is deleted again in (3).
+  let extra: { files: string[]; dirs: string[] } = { files: [], dirs: [] };
   if (manifest.paths.length > 0) {
     const list = transferList(opts.localRoot, manifest.paths);
     ctx.log(`sync: rsync of ${list.entries.length} entries (${list.dirs} whole directories)`);
     // `./` first: rsync reads a list entry that starts with `#` or `;` as a comment, even with --from0.
     const sent = await rsync(opts, workdir, list.entries.map((p) => `./${p}\0`).join(''), ctx);
-    const extra = extraShipped(sent.stdout, current).filter(safeRelative);
-    if (extra.length > 0) ctx.log(`sync: ${extra.length} files appeared mid-sync; removing them from the box again`);
+    const shipped = extraShipped(sent.stdout, current);
+    extra = { files: shipped.files.filter(safeRelative), dirs: shipped.dirs.filter(safeRelative) };
+    if (extra.files.length > 0) ctx.log(`sync: ${extra.files.length} files appeared mid-sync; removing them from the box again`);
     if (sent.failure) {
       // Not in any manifest, so no later sync would prune them: remove them now if the box answers.
-      if (extra.length > 0) await removeOnBox(target, workdir, extra, ctx.signal).catch(() => undefined);
+      if (extra.files.length + extra.dirs.length > 0) await removeOnBox(target, workdir, extra, ctx.signal).catch(() => undefined);
       throw sent.failure;
     }
-    toDelete.push(...extra);
+    toDelete.push(...extra.files);
   }
 
   // (3) prune what we shipped before and no longer ship, then commit the manifest.
   const w = shellQuote(workdir);
   const commit = await sshExec(
     target,
-    `mkdir -p -- ${w} && cd -- ${w} && { xargs -0 rm -f -- || echo 'durabox: some deletes failed' >&2; } && mv -f -- ${m}/manifest.next ${m}/manifest && printf '%s\\n' ${shellQuote(fingerprint)} > ${fp}.tmp && mv -f -- ${fp}.tmp ${fp}`,
+    `mkdir -p -- ${w} && cd -- ${w} && { xargs -0 rm -f -- || echo 'durabox: some deletes failed' >&2; } && ${rmdirs(extra.dirs)}mv -f -- ${m}/manifest.next ${m}/manifest && printf '%s\\n' ${shellQuote(fingerprint)} > ${fp}.tmp && mv -f -- ${fp}.tmp ${fp}`,
     { stdin: toDelete.map((p) => `${p}\0`).join(''), signal: ctx.signal, timeoutMs: 120_000 },
   );
   if (commit.code !== 0) throw transient(`pruning on the box failed (exit ${commit.code}): ${commit.stderr.trim()}`);
@@ -126,8 +128,17 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   return { workdir, files: manifest.paths.length, bytes: manifest.bytes, deleted: toDelete.length, skipped: false, fingerprint };
 }
 
-async function removeOnBox(target: SshTarget, workdir: string, paths: string[], signal?: AbortSignal): Promise<void> {
-  await sshExec(target, `cd -- ${shellQuote(workdir)} && xargs -0 rm -f --`, { stdin: paths.map((p) => `${p}\0`).join(''), signal, timeoutMs: 60_000 });
+async function removeOnBox(target: SshTarget, workdir: string, extra: { files: string[]; dirs: string[] }, signal?: AbortSignal): Promise<void> {
+  await sshExec(target, `cd -- ${shellQuote(workdir)} && xargs -0 rm -f -- && ${rmdirs(extra.dirs)}true`, {
+    stdin: extra.files.map((p) => `${p}\0`).join(''),
+    signal,
+    timeoutMs: 60_000,
+  });
+}
+
+/** Shell that removes these directories if empty (deepest first), never failing: `rmdir`, not `rm -r`. */
+function rmdirs(dirs: string[]): string {
+  return dirs.length === 0 ? '' : `{ rmdir -- ${dirs.slice(0, 500).map(shellQuote).join(' ')} 2>/dev/null; true; } && `;
 }
 
 /**

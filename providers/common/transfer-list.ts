@@ -87,17 +87,30 @@ export const SENT_PREFIX = 'durabox-sent:';
 export const OUT_FORMAT = `${SENT_PREFIX}%n`;
 
 /**
- * Files rsync reports it sent (lines of `OUT_FORMAT`) that are not in the manifest: ones created in
- * a covered directory after the walk. Other stdout lines (rsync's own messages) are ignored.
+ * What rsync reports it sent (lines of `OUT_FORMAT`) beyond the manifest: files created in a
+ * covered directory after the walk, and the directories that hold them or that rsync made and no
+ * manifest path needs (deepest first, for `rmdir`). Other stdout lines (rsync's own messages) are
+ * ignored.
  */
-export function extraShipped(rsyncStdout: string, manifestPaths: ReadonlySet<string>): string[] {
-  const out: string[] = [];
+export function extraShipped(rsyncStdout: string, manifestPaths: ReadonlySet<string>): { files: string[]; dirs: string[] } {
+  const needed = new Set<string>();
+  for (const p of manifestPaths) for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) needed.add(p.slice(0, i));
+  const files: string[] = [];
+  const dirs = new Set<string>();
+  const addDirs = (d: string) => {
+    for (; d && !needed.has(d); d = d.includes('/') ? d.slice(0, d.lastIndexOf('/')) : '') dirs.add(d);
+  };
   for (const line of rsyncStdout.split('\n')) {
     if (!line.startsWith(SENT_PREFIX)) continue;
     const name = unescapeRsyncName(line.slice(SENT_PREFIX.length));
-    if (name && !name.endsWith('/') && !manifestPaths.has(name)) out.push(name);
+    if (!name || name === './') continue;
+    if (name.endsWith('/')) addDirs(name.slice(0, -1));
+    else if (!manifestPaths.has(name)) {
+      files.push(name);
+      if (name.includes('/')) addDirs(name.slice(0, name.lastIndexOf('/')));
+    }
   }
-  return out;
+  return { files, dirs: [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1)) };
 }
 
 /**

@@ -29,7 +29,7 @@ function racingRsync(raced: string, code?: number): void {
   const bin = join(work, `bin-${Math.random().toString(16).slice(2)}`);
   mkdirSync(bin);
   const after = code === undefined ? `exec '${realRsync}' "$@"` : `'${realRsync}' "$@"; exit ${code}`;
-  writeFileSync(join(bin, 'rsync'), `#!/bin/sh\necho 'TOKEN=raced' > '${raced}'\n${after}\n`);
+  writeFileSync(join(bin, 'rsync'), `#!/bin/sh\nmkdir -p "$(dirname '${raced}')" && echo 'TOKEN=raced' > '${raced}'\n${after}\n`);
   chmodSync(join(bin, 'rsync'), 0o755);
   process.env.PATH = `${bin}:${originalPath}`;
 }
@@ -66,21 +66,24 @@ afterAll(async () => {
 describe('a file created mid-sync in a directory sent whole', () => {
   it('is removed from the box again after a complete sync', async () => {
     const dir = repo('ok');
-    racingRsync(join(dir, 'src/raced.env'));
+    racingRsync(join(dir, 'src/gen/raced.env'));
     const res = await syncTree({ target, localRoot: dir, leaseId, repoName: 'ok' }, testCtx());
-    expect(existsSync(join(dir, 'src/raced.env'))).toBe(true); // the race happened locally
+    expect(existsSync(join(dir, 'src/gen/raced.env'))).toBe(true); // the race happened locally
     expect(await onBox(`${res.workdir}/src/a.ts`)).toBe(true);
-    expect(await onBox(`${res.workdir}/src/raced.env`)).toBe(false);
+    expect(await onBox(`${res.workdir}/src/gen/raced.env`)).toBe(false);
+    expect(await onBox(`${res.workdir}/src/gen`)).toBe(false);
     expect(res.deleted).toBe(1);
   });
 
-  it('is removed from the box when rsync then fails, and the sync reports the failure', async () => {
+  it('is removed from the box with the directories it came in when rsync then fails, which the sync reports', async () => {
     const dir = repo('fails');
-    racingRsync(join(dir, 'src/raced.env'), 23);
+    racingRsync(join(dir, 'src/new/deeper/raced.env'), 23);
     const ctx = testCtx();
     await expect(syncTree({ target, localRoot: dir, leaseId, repoName: 'fails' }, ctx)).rejects.toThrow(/rsync exited 23/);
     const workdir = `${target.workRoot}/${leaseId}/fails`;
     expect(await onBox(`${workdir}/src/a.ts`)).toBe(true); // rsync itself did ship
-    expect(await onBox(`${workdir}/src/raced.env`)).toBe(false);
+    expect(await onBox(`${workdir}/src/new/deeper/raced.env`)).toBe(false);
+    // The directories it came in are gone too: nothing in the manifest needs them.
+    expect(await onBox(`${workdir}/src/new`)).toBe(false);
   });
 });

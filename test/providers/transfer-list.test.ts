@@ -69,9 +69,12 @@ describe('transferList', () => {
 describe('extraShipped', () => {
   it("returns sent files outside the manifest, from rsync's prefixed lines only, names decoded", () => {
     const out = [
-      'src/', 'src/a.ts', 'src/new.env', 'src/pr\\#303\\#270d.env', 'top.txt', 'lit\\#134#012x',
+      'src/', 'src/a.ts', 'src/new.env', 'src/pr\\#303\\#270d.env', 'top.txt', 'lit\\#134#012x', 'src/.cache/', 'src/.cache/x/', 'src/.cache/x/f',
     ].map((n) => `${SENT_PREFIX}${n}`).concat(['cannot delete non-empty directory: vendor/lib', '']).join('\n');
-    expect(extraShipped(out, new Set(['src/a.ts', 'top.txt']))).toEqual(['src/new.env', 'src/prød.env', 'lit\\#012x']);
+    const extra = extraShipped(out, new Set(['src/a.ts', 'top.txt']));
+    expect(extra.files).toEqual(['src/new.env', 'src/prød.env', 'lit\\#012x', 'src/.cache/x/f']);
+    // Directories no manifest path needs, deepest first; src holds manifest files and stays.
+    expect(extra.dirs).toEqual(['src/.cache/x', 'src/.cache']);
   });
 
   it('decodes escapes exactly and leaves plain names alone', () => {
