@@ -33,7 +33,7 @@ import type { CoderConfig } from './config.js';
 import { leaseIdFromName, nameNamesLease, workspaceName } from './naming.js';
 import { readRecord, writeRecord, type CoderRecord } from './record.js';
 import {
-  BuildSchema, linuxAgent, ParametersSchema, TemplatesSchema, UserSchema, WorkspaceSchema, WorkspacesSchema,
+  BuildSchema, linuxAgent, ParametersSchema, PresetsSchema, TemplatesSchema, UserSchema, WorkspaceSchema, WorkspacesSchema,
   type CoderTemplate, type CoderWorkspace,
 } from './schemas.js';
 
@@ -83,12 +83,13 @@ export class CoderAdapter implements ProviderAdapter {
     const template = await this.template(c.template, 'create', req.leaseId);
     const versionId = c.templateVersionId ?? template.active_version_id;
     const values = await this.parameterValues(versionId, req.leaseId);
+    const presetId = c.preset ? await this.presetId(versionId, c.preset, req.leaseId) : undefined;
     rec = { version: 1, leaseId: req.leaseId, name, scope: me.scope, createSentAt: new Date().toISOString() };
     writeRecord(rec);
     const body: Record<string, unknown> = { name, rich_parameter_values: values };
     if (c.templateVersionId) body.template_version_id = c.templateVersionId;
     else body.template_id = template.id;
-    if (c.preset) body.template_version_preset_id = c.preset;
+    if (presetId) body.template_version_preset_id = presetId;
     ctx.heartbeat({ phase: 'create', name });
     ctx.log(`coder: creating workspace ${name} from template ${template.name}`);
     let created: CoderWorkspace | undefined;
@@ -275,6 +276,17 @@ export class CoderAdapter implements ProviderAdapter {
     if (hits.length > 1) throw this.error('invalid', op, `template ${JSON.stringify(nameOrId)} exists in ${hits.length} organizations; give its id`, leaseId);
     if (hits[0]!.deprecated) throw this.error('invalid', op, `template ${nameOrId} is deprecated`, leaseId);
     return hits[0]!;
+  }
+
+  /** The configured preset's id in this template version: by name, or an id the version has. */
+  private async presetId(versionId: string, preset: string, leaseId: string): Promise<string> {
+    const all = await this.api.get({ path: `/api/v2/templateversions/${encodeURIComponent(versionId)}/presets`, schema: PresetsSchema, operation: 'create', leaseId });
+    const byId = all.filter((p) => p.id === preset);
+    const hits = byId.length > 0 ? byId : all.filter((p) => p.name === preset);
+    if (hits.length === 1) return hits[0]!.id;
+    if (hits.length > 1) throw this.error('invalid', 'create', `${hits.length} presets of the template version are named ${JSON.stringify(preset)}; give its id`, leaseId);
+    const known = all.map((p) => p.name).slice(0, 10).join(', ');
+    throw this.error('invalid', 'create', `the template version has no preset ${JSON.stringify(preset)} (it has: ${known || 'none'})`, leaseId);
   }
 
   /** Configured values (file, then flags/config), checked against the version's parameters. */

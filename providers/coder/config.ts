@@ -103,8 +103,8 @@ export const coderConfigSchema = z
     template: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'template: a Coder template name').optional(),
     /** Template version id (default: the template's active version). */
     templateVersionId: z.string().regex(UUID, 'templateVersionId: a UUID').optional(),
-    /** Preset id (template_version_preset_id). */
-    preset: z.string().regex(UUID, 'preset: the preset id, a UUID').optional(),
+    /** A preset of the template version: its name (looked up at create) or its id. */
+    preset: z.string().regex(/^[^\x00-\x1f]{1,128}$/, 'preset: a preset name or id, 1-128 printable characters').optional(),
     /** Rich parameter values: `name=value` strings or a map. Win over richParameterFile. */
     parameters: parametersSchema,
     /** A YAML/JSON file of `name: value` pairs on the worker, read at create. Trusted only. */

@@ -7,7 +7,7 @@ export const coderProvider: ProviderRegistration<CoderConfig> = {
   configSchema: coderConfigSchema,
   flags: [
     { flags: '--coder-template <name>', description: 'template to create the workspace from', key: 'template' },
-    { flags: '--coder-preset <id>', description: 'template version preset id', key: 'preset' },
+    { flags: '--coder-preset <name>', description: 'template version preset, by name or id', key: 'preset' },
     { flags: '--coder-param <name=value>', description: 'template parameter (repeatable)', key: 'parameters', type: 'list' },
   ],
   trustedOnlyKeys: coderTrustedOnlyKeys,

@@ -91,6 +91,20 @@ export const ParameterSchema = z.object({
   type: optStr,
 });
 export const ParametersSchema = z.array(ParameterSchema);
+
+/**
+ * A template version's preset (GET /api/v2/templateversions/{id}/presets). Coder's reference
+ * documents `id` and `name`; servers before the JSON tags were lowercased send `ID` and `Name`.
+ */
+export const PresetSchema = z.preprocess(
+  (v) => {
+    if (!v || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    return { id: o.id ?? o.ID, name: o.name ?? o.Name };
+  },
+  z.object({ id: z.string().min(1), name: z.string() }),
+);
+export const PresetsSchema = z.array(PresetSchema);
 export type CoderParameter = z.infer<typeof ParameterSchema>;
 
 /** Error bodies: `codersdk.Response` `{message, detail, validations[]}`. */

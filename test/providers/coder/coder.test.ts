@@ -20,6 +20,7 @@ import { sshExec } from '../../../providers/common/remote.js';
 import { sshArgv, sshEnv } from '../../../providers/common/ssh-options.js';
 import { syncTree } from '../../../providers/common/sync.js';
 import { isProviderError, type ProviderError } from '../../../providers/errors.js';
+import { PresetsSchema } from '../../../providers/coder/schemas.js';
 import { getProvider } from '../../../providers/adapters.js';
 import { coderConfigSchema } from '../../../providers/coder/config.js';
 import { leaseIdFromName, nameProblem, workspaceName } from '../../../providers/coder/naming.js';
@@ -54,14 +55,21 @@ function sampleProcesses(token: string): void {
   }
 }
 
+const PRESET_LARGE = '0b6f3a52-9a43-4d5e-8f0a-6d2f3c1b9e77';
+const PRESET_SMALL = '5d1c2e90-4b7a-4c3e-9f1d-2a6b8c0e4f13';
+
 beforeAll(async () => {
   fake = await FakeCoder.start({ stateDir, buildPolls: 1, agentPolls: 1 });
   alice = fake.addUser('alice');
   bob = fake.addUser('bob');
-  fake.addTemplate('docker', [
-    { name: 'cpu', required: false, default_value: '2', type: 'number' },
-    { name: 'region', required: false, default_value: 'eu', type: 'string' },
-  ]);
+  fake.addTemplate(
+    'docker',
+    [
+      { name: 'cpu', required: false, default_value: '2', type: 'number' },
+      { name: 'region', required: false, default_value: 'eu', type: 'string' },
+    ],
+    [{ id: PRESET_LARGE, name: 'Large' }, { id: PRESET_SMALL, name: 'Small' }],
+  );
   fake.addTemplate('strict', [{ name: 'image', required: true, default_value: '', type: 'string' }]);
   process.env.PATH = `${BIN}:${process.env.PATH}`;
   process.env.CODER_URL = fake.url;
@@ -125,7 +133,7 @@ describeAdapterConformance('coder (fake API, sshd agents via fake coder ssh --st
 
 describe('coder provider', () => {
   it('create: derived name, template, parameters, preset; waitReady pins through coder ssh --stdio; sync and run work through the ProxyCommand', async () => {
-    const preset = '0b6f3a52-9a43-4d5e-8f0a-6d2f3c1b9e77';
+    const preset = PRESET_LARGE;
     const paramFile = join(stateDir, 'params.yaml');
     writeFileSync(paramFile, 'region: us\ncpu: 4\n');
     const adapter = coder({ parameters: ['cpu=8'], richParameterFile: paramFile, preset });
@@ -307,7 +315,16 @@ describe('coder provider', () => {
     expect(noTemplate.message).toMatch(/no Coder template named "nope".*known: docker, strict/);
     const unset = await errorOf(newBox(getProvider('coder', { ...settings(), template: undefined })));
     expect(unset.message).toMatch(/coder.template is required/);
+    const noPreset = await errorOf(newBox(coder({ preset: 'Huge' })));
+    expect(noPreset.kind).toBe('invalid');
+    expect(noPreset.message).toBe('the template version has no preset "Huge" (it has: Large, Small)');
+    const otherTemplatesPreset = await errorOf(newBox(coder({ template: 'strict', parameters: { image: 'x' }, preset: PRESET_SMALL })));
+    expect(otherTemplatesPreset.message).toMatch(/no preset "5d1c2e90-.*" \(it has: none\)/);
     expect(fake.requests.slice(from).filter((r) => r.method === 'POST')).toEqual([]);
+    // A preset by name is looked up in the template version and sent by id.
+    const small = await newBox(coder({ preset: 'Small' }));
+    expect(ws(small).presetId).toBe(PRESET_SMALL);
+    await coder().release(small, 'delete', testCtx());
     const ok = await newBox(coder({ template: 'strict', parameters: { image: 'ubuntu:24.04' } }));
     expect(ws(ok).parameters).toEqual([{ name: 'image', value: 'ubuntu:24.04' }]);
     await coder().release(ok, 'delete', testCtx());
@@ -372,7 +389,14 @@ describe('coder config, naming and flags', () => {
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0]?.message).toBe('parameter "novalue" must be name=value');
     expect(parse({ workspacePrefix: 'Dbx' }).success).toBe(false);
-    expect(parse({ preset: 'not-a-uuid' }).success).toBe(false);
+    expect(parse({ preset: 'Large' }).success).toBe(true);
+    // Presets as documented (id, name) and as older servers send them (ID, Name).
+    expect(PresetsSchema.parse([{ id: PRESET_LARGE, name: 'Large', default: true }, { ID: PRESET_SMALL, Name: 'Small' }])).toEqual([
+      { id: PRESET_LARGE, name: 'Large' },
+      { id: PRESET_SMALL, name: 'Small' },
+    ]);
+    expect(parse({ preset: '' }).success).toBe(false);
+    expect(parse({ preset: 'two\nlines' }).success).toBe(false);
   });
 
   it('workspace names follow Coder rules and map back to the lease', () => {

@@ -35,6 +35,7 @@ export interface FakeTemplate {
   organization_id: string;
   active_version_id: string;
   parameters: Array<{ name: string; required: boolean; default_value: string; type: 'string' | 'number' | 'bool' }>;
+  presets: Array<{ id: string; name: string }>;
 }
 
 export interface FakeBuild {
@@ -143,8 +144,8 @@ export class FakeCoder {
     return u;
   }
 
-  addTemplate(name: string, parameters: FakeTemplate['parameters'] = []): FakeTemplate {
-    const t = { id: randomUUID(), name, organization_id: this.orgId, active_version_id: randomUUID(), parameters };
+  addTemplate(name: string, parameters: FakeTemplate['parameters'] = [], presets: FakeTemplate['presets'] = []): FakeTemplate {
+    const t = { id: randomUUID(), name, organization_id: this.orgId, active_version_id: randomUUID(), parameters, presets };
     this.templates.push(t);
     return t;
   }
@@ -278,6 +279,9 @@ export class FakeCoder {
             return [400, { message: 'Unable to validate parameters.', validations: [{ field: p.name, detail: 'required parameter value is missing' }] }];
           }
         }
+        if (body.template_version_preset_id && !t.presets.some((x) => x.id === body.template_version_preset_id)) {
+          return [400, ERR('Invalid template version preset.', 'preset does not belong to the template version')];
+        }
         const w = this.newWorkspace(user, body.name, t, values);
         w.presetId = body.template_version_preset_id;
         return [201, this.view(w)];
@@ -301,6 +305,11 @@ export class FakeCoder {
           200,
           t.parameters.map((p) => ({ name: p.name, display_name: p.name, required: p.required, default_value: p.default_value, type: p.type, mutable: true, ephemeral: false, form_type: 'input', options: [] })),
         ];
+      }
+      case 'get-template-version-presets': {
+        const t = this.templates.find((x) => x.active_version_id === seg[4]);
+        if (!t) return [404, ERR('Template version not found.')];
+        return [200, t.presets.map((x, i) => ({ id: x.id, name: x.name, description: '', icon: '', default: i === 0, desiredPrebuildInstances: 0, parameters: [] }))];
       }
       case 'fakeAgentSsh': {
         const agentId = seg[3] ?? '';

@@ -1,6 +1,7 @@
 /**
  * A small validator for the Coder Swagger 2.0 subset (coder-swagger-subset.json, a copy of
- * /work/shared/schemas/): the fake checks every request the adapter (and the fake `coder` CLI)
+ * /work/shared/schemas/ plus `get-template-version-presets` and `codersdk.Preset`, written from
+ * Coder's API reference, https://coder.com/docs/reference/api/templates): the fake checks every request the adapter (and the fake `coder` CLI)
  * sends and every response it returns against the documented operation. Supports what the subset
  * uses: $ref, type, format (uuid, date-time), enum, properties, required, items, allOf.
  *
