@@ -152,8 +152,9 @@ describe('local provider', () => {
     expect(tb.hostKeys).not.toEqual(ta.hostKeys);
     // Lease A's target aimed at B's port: B answers with its own key.
     const impostor = { ...ta, port: tb.port };
-    for (const attempt of [sshExec(impostor, 'touch /tmp/should-not-run'), pinHostKey(impostor)]) {
-      const e = await errorOf(attempt);
+    // One at a time: both started at once, the second could reject before anything awaits it.
+    for (const attempt of [() => sshExec(impostor, 'touch /tmp/should-not-run'), () => pinHostKey(impostor)]) {
+      const e = await errorOf(attempt());
       expect(isProviderError(e) && e.kind).toBe('ownership');
       expect((e as Error).message).toContain(`host key for ${ta.hostKeyAlias} changed`);
     }
