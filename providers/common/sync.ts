@@ -103,8 +103,10 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   if (manifest.paths.length > 0) {
     const list = transferList(opts.localRoot, manifest.paths);
     ctx.log(`sync: rsync of ${list.entries.length} entries (${list.dirs} whole directories)`);
-    // `./` first: rsync reads a list entry that starts with `#` or `;` as a comment, even with --from0.
-    const sent = await rsync(opts, workdir, list.entries.map((p) => `./${p}\0`).join(''), ctx);
+    // A leading `/`: rsync reads an entry that starts with `#` or `;` as a comment, even with
+    // --from0, and strips leading slashes (`./` would also put the workdir itself in the transfer
+    // and reset its mode to the local root's).
+    const sent = await rsync(opts, workdir, list.entries.map((p) => `/${p}\0`).join(''), ctx);
     const shipped = extraShipped(sent.stdout, current);
     extra = { files: shipped.files.filter(safeRelative), dirs: shipped.dirs.filter(safeRelative) };
     if (extra.files.length > 0) ctx.log(`sync: ${extra.files.length} files appeared mid-sync; removing them from the box again`);
@@ -120,8 +122,8 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
   const w = shellQuote(workdir);
   const commit = await sshExec(
     target,
-    `mkdir -p -- ${w} && cd -- ${w} && { xargs -0 rm -f -- || echo 'durabox: some deletes failed' >&2; } && ${rmdirs(extra.dirs)}mv -f -- ${m}/manifest.next ${m}/manifest && printf '%s\\n' ${shellQuote(fingerprint)} > ${fp}.tmp && mv -f -- ${fp}.tmp ${fp}`,
-    { stdin: toDelete.map((p) => `${p}\0`).join(''), signal: ctx.signal, timeoutMs: 120_000 },
+    `mkdir -p -- ${w} && cd -- ${w} && ${PRUNE} && mv -f -- ${m}/manifest.next ${m}/manifest && printf '%s\\n' ${shellQuote(fingerprint)} > ${fp}.tmp && mv -f -- ${fp}.tmp ${fp}`,
+    { stdin: pruneList(toDelete, extra.dirs), signal: ctx.signal, timeoutMs: 120_000 },
   );
   if (commit.code !== 0) throw transient(`pruning on the box failed (exit ${commit.code}): ${commit.stderr.trim()}`);
   if (commit.stderr.includes('durabox: some deletes failed')) ctx.log('sync: some remote deletes failed');
@@ -129,16 +131,24 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
 }
 
 async function removeOnBox(target: SshTarget, workdir: string, extra: { files: string[]; dirs: string[] }, signal?: AbortSignal): Promise<void> {
-  await sshExec(target, `cd -- ${shellQuote(workdir)} && xargs -0 rm -f -- && ${rmdirs(extra.dirs)}true`, {
-    stdin: extra.files.map((p) => `${p}\0`).join(''),
-    signal,
-    timeoutMs: 60_000,
-  });
+  await sshExec(target, `cd -- ${shellQuote(workdir)} && ${PRUNE}`, { stdin: pruneList(extra.files, extra.dirs), signal, timeoutMs: 60_000 });
 }
 
-/** Shell that removes these directories if empty (deepest first), never failing: `rmdir`, not `rm -r`. */
-function rmdirs(dirs: string[]): string {
-  return dirs.length === 0 ? '' : `{ rmdir -- ${dirs.slice(0, 500).map(shellQuote).join(' ')} 2>/dev/null; true; } && `;
+/**
+ * Removes, relative to the workdir (the cwd), the NUL-separated `f:<file>` and `d:<dir>` entries on
+ * stdin: files with `rm -f`, directories with `rmdir` (only if empty). An entry whose parent
+ * directory resolves outside the workdir is skipped: the command may have replaced a directory we
+ * shipped with a symlink to elsewhere, and nothing there is ours. Never fails; reports failed
+ * file deletes on stderr.
+ */
+const PRUNE =
+  `{ xargs -0 sh -c 'W=$(pwd -P); last=; ok=; for e do p=\${e#?:}; d=\${p%/*}; [ "$d" = "$p" ] && d=.; ` +
+  `if [ "$d" != "$last" ]; then last=$d; r=$(cd -P -- "$d" 2>/dev/null && pwd -P) || r=; case "$r/" in "$W"/*) ok=1;; *) ok=;; esac; fi; ` +
+  `[ -n "$ok" ] || continue; case $e in f:*) rm -f -- "$p" || echo "durabox: some deletes failed" >&2;; d:*) rmdir -- "$p" 2>/dev/null;; esac; done' durabox-prune; true; }`;
+
+/** Files first (grouped by directory for PRUNE's cache), then directories deepest first. */
+function pruneList(files: readonly string[], dirs: readonly string[]): string {
+  return [...[...files].sort().map((f) => `f:${f}`), ...dirs.map((d) => `d:${d}`)].map((e) => `${e}\0`).join('');
 }
 
 /**

@@ -82,35 +82,36 @@ export function transferList(localRoot: string, manifestPaths: readonly string[]
   return { entries, dirs };
 }
 
-/** rsync's `--out-format`: a prefix no file name can forge (rsync escapes newlines in names). */
+/**
+ * rsync's `--out-format`: a prefix no file name can forge (rsync escapes newlines in names), the
+ * itemized change (`>f+++++++++` a new file, `cd+++++++++` a directory it created, ...), the name.
+ */
 export const SENT_PREFIX = 'durabox-sent:';
-export const OUT_FORMAT = `${SENT_PREFIX}%n`;
+export const OUT_FORMAT = `${SENT_PREFIX}%i %n`;
 
 /**
- * What rsync reports it sent (lines of `OUT_FORMAT`) beyond the manifest: files created in a
- * covered directory after the walk, and the directories that hold them or that rsync made and no
- * manifest path needs (deepest first, for `rmdir`). Other stdout lines (rsync's own messages) are
+ * What rsync reports it sent (lines of `OUT_FORMAT`) beyond the manifest: files and symlinks
+ * created in a covered directory after the walk, and the directories rsync created for them that
+ * no manifest path needs (deepest first, for `rmdir`). A directory that was already on the box is
+ * never listed: the command may have made it. Other stdout lines (rsync's own messages) are
  * ignored.
  */
 export function extraShipped(rsyncStdout: string, manifestPaths: ReadonlySet<string>): { files: string[]; dirs: string[] } {
   const needed = new Set<string>();
   for (const p of manifestPaths) for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) needed.add(p.slice(0, i));
   const files: string[] = [];
-  const dirs = new Set<string>();
-  const addDirs = (d: string) => {
-    for (; d && !needed.has(d); d = d.includes('/') ? d.slice(0, d.lastIndexOf('/')) : '') dirs.add(d);
-  };
+  const dirs: string[] = [];
   for (const line of rsyncStdout.split('\n')) {
-    if (!line.startsWith(SENT_PREFIX)) continue;
-    const name = unescapeRsyncName(line.slice(SENT_PREFIX.length));
-    if (!name || name === './') continue;
-    if (name.endsWith('/')) addDirs(name.slice(0, -1));
-    else if (!manifestPaths.has(name)) {
-      files.push(name);
-      if (name.includes('/')) addDirs(name.slice(0, name.lastIndexOf('/')));
-    }
+    const m = /^(\S{2,}) (.+)$/.exec(line.startsWith(SENT_PREFIX) ? line.slice(SENT_PREFIX.length) : '');
+    if (!m) continue;
+    const [, change, printed] = m as unknown as [string, string, string];
+    const name = unescapeRsyncName(printed);
+    if (change[1] === 'd') {
+      const dir = name.replace(/\/+$/, '');
+      if (change.startsWith('cd+') && dir && dir !== '.' && !needed.has(dir)) dirs.push(dir);
+    } else if (!manifestPaths.has(name)) files.push(name);
   }
-  return { files, dirs: [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1)) };
+  return { files, dirs: dirs.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1)) };
 }
 
 /**

@@ -75,6 +75,17 @@ describe('a file created mid-sync in a directory sent whole', () => {
     expect(res.deleted).toBe(1);
   });
 
+  it('leaves a directory the command made on the box, even when the raced file lands in it', async () => {
+    const dir = repo('boxdir');
+    const first = await syncTree({ target, localRoot: dir, leaseId, repoName: 'boxdir' }, testCtx());
+    expect((await sshExec(target, `mkdir '${first.workdir}/src/cache'`)).code).toBe(0);
+    writeFileSync(join(dir, 'top.txt'), 'changed\n');
+    racingRsync(join(dir, 'src/cache/raced.env'));
+    const res = await syncTree({ target, localRoot: dir, leaseId, repoName: 'boxdir' }, testCtx());
+    expect(await onBox(`${res.workdir}/src/cache/raced.env`)).toBe(false);
+    expect(await onBox(`${res.workdir}/src/cache`)).toBe(true);
+  });
+
   it('is removed from the box with the directories it came in when rsync then fails, which the sync reports', async () => {
     const dir = repo('fails');
     racingRsync(join(dir, 'src/new/deeper/raced.env'), 23);

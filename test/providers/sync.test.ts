@@ -1,6 +1,6 @@
 /** syncTree against a real local box: manifest rules, excludes, prune-only-what-we-shipped, ProxyCommand. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,27 @@ describe('syncTree', () => {
     const third = await syncTree({ target, localRoot: repo, leaseId, repoName: 'repo', excludes: ['src/c.ts'] }, testCtx());
     expect(third.deleted).toBe(1);
     expect(await remoteFiles(third.workdir)).not.toContain('src/c.ts');
+  });
+
+  it("prunes only inside the workdir, and leaves the workdir's own mode alone", async () => {
+    const dir = join(work, 'guarded');
+    put(dir, { 'data/sample.csv': 'a,b\n', 'keep.txt': 'k' });
+    const first = await syncTree({ target, localRoot: dir, leaseId, repoName: 'guarded' }, testCtx());
+    // On the box the command opens the workdir up and swaps data/ for a link to a disk elsewhere.
+    const outside = `${target.workRoot}/${leaseId}-outside`;
+    const box = await sshExec(
+      target,
+      `chmod 755 '${first.workdir}' && mkdir -p '${outside}' && echo precious > '${outside}/sample.csv' && rm -rf '${first.workdir}/data' && ln -s '${outside}' '${first.workdir}/data'`,
+    );
+    expect(box.code).toBe(0);
+    chmodSync(dir, 0o700);
+    rmSync(join(dir, 'data'), { recursive: true });
+    put(dir, { 'keep.txt': 'changed' });
+    const second = await syncTree({ target, localRoot: dir, leaseId, repoName: 'guarded' }, testCtx());
+    expect(second.skipped).toBe(false);
+    // data/sample.csv was ours to prune, but its parent now leads out of the workdir: untouched.
+    expect((await sshExec(target, `cat '${outside}/sample.csv'`)).stdout).toBe('precious\n');
+    expect((await sshExec(target, `stat -c %a '${first.workdir}'`)).stdout.trim()).toBe('755');
   });
 
   it('walks a non-git directory, skipping built-in artifact dirs', async () => {

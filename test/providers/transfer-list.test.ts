@@ -67,13 +67,25 @@ describe('transferList', () => {
 });
 
 describe('extraShipped', () => {
-  it("returns sent files outside the manifest, from rsync's prefixed lines only, names decoded", () => {
+  it("returns sent files outside the manifest and the directories rsync created for them, from its prefixed lines only", () => {
     const out = [
-      'src/', 'src/a.ts', 'src/new.env', 'src/pr\\#303\\#270d.env', 'top.txt', 'lit\\#134#012x', 'src/.cache/', 'src/.cache/x/', 'src/.cache/x/f',
+      '.d..t...... src/',
+      '>f+++++++++ src/a.ts',
+      '>f+++++++++ src/new.env',
+      '>f+++++++++ src/pr\\#303\\#270d.env',
+      '>f.st...... top.txt',
+      '>f+++++++++ lit\\#134#012x',
+      // Made by the command on the box before: only its time changed, so it is not ours to remove.
+      '.d..t...... src/cache/',
+      '>f+++++++++ src/cache/raced.env',
+      'cd+++++++++ src/.cache/',
+      'cd+++++++++ src/.cache/x/',
+      '>f+++++++++ src/.cache/x/f',
+      'cL+++++++++ src/link',
     ].map((n) => `${SENT_PREFIX}${n}`).concat(['cannot delete non-empty directory: vendor/lib', '']).join('\n');
     const extra = extraShipped(out, new Set(['src/a.ts', 'top.txt']));
-    expect(extra.files).toEqual(['src/new.env', 'src/prød.env', 'lit\\#012x', 'src/.cache/x/f']);
-    // Directories no manifest path needs, deepest first; src holds manifest files and stays.
+    expect(extra.files).toEqual(['src/new.env', 'src/prød.env', 'lit\\#012x', 'src/cache/raced.env', 'src/.cache/x/f', 'src/link']);
+    // Created here and needed by no manifest path, deepest first; src and src/cache stay.
     expect(extra.dirs).toEqual(['src/.cache/x', 'src/.cache']);
   });
 
