@@ -93,7 +93,12 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
 export function knownStatus(status: LeaseStatus): StatusFeed {
   return {
     watch(listener) {
-      if (!listener(status, false)) listener(undefined, true);
+      // As in statusFeed: a listener that throws has seen enough.
+      try {
+        if (!listener(status, false)) listener(undefined, true);
+      } catch {
+        /* done either way */
+      }
     },
     async stop() {},
   };

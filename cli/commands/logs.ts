@@ -44,7 +44,10 @@ export function logsCommand(): Command {
         if (!handle) throw notHere(runId);
         const leaseId = handle.workflowId.replace(/^lease-/, '');
         // One status answer says where the run's output is; waitForRunEnd then polls on its own.
-        const follower = followLeaseOutput(knownStatus(await pollStatus(handle)), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+        // Without -f, a lease that does not answer now is an error, not a long wait.
+        const status = g.follow ? await pollStatus(handle) : await leaseStatus(handle).catch(() => undefined);
+        if (!status) throw new CliError(`lease ${leaseId} did not say where the output of ${runId} is; is its worker running? (durabox logs -f waits for it)`, ExitCode.temporal);
+        const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
         try {
           if (g.follow) await waitForRunEnd(handle, runId);
         } finally {

@@ -33,7 +33,7 @@ import type { CoderConfig } from './config.js';
 import { leaseIdFromName, nameNamesLease, workspaceName } from './naming.js';
 import { readRecord, writeRecord, type CoderRecord } from './record.js';
 import {
-  BuildSchema, linuxAgent, ParametersSchema, PresetsSchema, TemplatesSchema, UserSchema, WorkspaceSchema, WorkspacesSchema,
+  BuildSchema, linuxAgent, ParametersSchema, PresetsSchema, TemplatesSchema, type CoderPreset, UserSchema, WorkspaceSchema, WorkspacesSchema,
   type CoderTemplate, type CoderWorkspace,
 } from './schemas.js';
 
@@ -82,14 +82,15 @@ export class CoderAdapter implements ProviderAdapter {
 
     const template = await this.template(c.template, 'create', req.leaseId);
     const versionId = c.templateVersionId ?? template.active_version_id;
-    const values = await this.parameterValues(versionId, req.leaseId);
-    const presetId = c.preset ? await this.presetId(versionId, c.preset, req.leaseId) : undefined;
+    const preset = c.preset ? await this.preset(versionId, c.preset, req.leaseId) : undefined;
+    const values = await this.parameterValues(versionId, req.leaseId, preset);
     rec = { version: 1, leaseId: req.leaseId, name, scope: me.scope, createSentAt: new Date().toISOString() };
     writeRecord(rec);
     const body: Record<string, unknown> = { name, rich_parameter_values: values };
-    if (c.templateVersionId) body.template_version_id = c.templateVersionId;
+    // With a preset, the version it was found in: the template's active version may change meanwhile.
+    if (c.templateVersionId || preset) body.template_version_id = versionId;
     else body.template_id = template.id;
-    if (presetId) body.template_version_preset_id = presetId;
+    if (preset) body.template_version_preset_id = preset.id;
     ctx.heartbeat({ phase: 'create', name });
     ctx.log(`coder: creating workspace ${name} from template ${template.name}`);
     let created: CoderWorkspace | undefined;
@@ -278,28 +279,37 @@ export class CoderAdapter implements ProviderAdapter {
     return hits[0]!;
   }
 
-  /** The configured preset's id in this template version: by name, or an id the version has. */
-  private async presetId(versionId: string, preset: string, leaseId: string): Promise<string> {
+  /** The configured preset of this template version: by id (any case), else by name. */
+  private async preset(versionId: string, wanted: string, leaseId: string): Promise<CoderPreset> {
     const all = await this.api.get({ path: `/api/v2/templateversions/${encodeURIComponent(versionId)}/presets`, schema: PresetsSchema, operation: 'create', leaseId });
-    const byId = all.filter((p) => p.id === preset);
-    const hits = byId.length > 0 ? byId : all.filter((p) => p.name === preset);
-    if (hits.length === 1) return hits[0]!.id;
-    if (hits.length > 1) throw this.error('invalid', 'create', `${hits.length} presets of the template version are named ${JSON.stringify(preset)}; give its id`, leaseId);
-    const known = all.map((p) => p.name).slice(0, 10).join(', ');
-    throw this.error('invalid', 'create', `the template version has no preset ${JSON.stringify(preset)} (it has: ${known || 'none'})`, leaseId);
+    const byId = all.filter((p) => p.id.toLowerCase() === wanted.toLowerCase());
+    const hits = byId.length > 0 ? byId : all.filter((p) => p.name === wanted);
+    if (hits.length === 1) return hits[0]!;
+    if (hits.length > 1) throw this.error('invalid', 'create', `${hits.length} presets of the template version are named ${JSON.stringify(wanted)}; give its id`, leaseId);
+    const names = all.map((p) => p.name);
+    const known = names.length > 10 ? `${names.slice(0, 10).join(', ')} and ${names.length - 10} more` : names.join(', ');
+    throw this.error('invalid', 'create', `the template version has no preset ${JSON.stringify(wanted)} (it has: ${known || 'none'})`, leaseId);
   }
 
   /** Configured values (file, then flags/config), checked against the version's parameters. */
-  private async parameterValues(versionId: string, leaseId: string): Promise<Array<{ name: string; value: string }>> {
+  private async parameterValues(versionId: string, leaseId: string, preset?: CoderPreset): Promise<Array<{ name: string; value: string }>> {
     const c = this.config;
     const values: Record<string, string> = { ...this.fileParameters(leaseId), ...c.parameters };
+    // Coder takes a preset's values over rich_parameter_values without a word: refuse the clash.
+    const fromPreset = new Set((preset?.parameters ?? []).map((p) => p.name));
+    const clash = Object.keys(values).filter((k) => fromPreset.has(k));
+    if (clash.length) {
+      throw this.error('invalid', 'create', `preset ${JSON.stringify(preset!.name)} sets ${clash.join(', ')}; Coder would ignore the value given here, so drop it or choose another preset`, leaseId);
+    }
     const params = await this.api.get({ path: `/api/v2/templateversions/${encodeURIComponent(versionId)}/rich-parameters`, schema: ParametersSchema, operation: 'create', leaseId });
     const known = new Set(params.map((p) => p.name));
     const unknown = Object.keys(values).filter((k) => !known.has(k));
     if (unknown.length) {
       throw this.error('invalid', 'create', `the template has no parameter ${unknown.join(', ')} (it has: ${[...known].join(', ') || 'none'})`, leaseId);
     }
-    const missing = params.filter((p) => !(p.name in values) && (p.required || !c.useParameterDefaults) && !(c.useParameterDefaults && (p.default_value ?? '') !== ''));
+    const missing = params.filter(
+      (p) => !(p.name in values) && !fromPreset.has(p.name) && (p.required || !c.useParameterDefaults) && !(c.useParameterDefaults && (p.default_value ?? '') !== ''),
+    );
     if (missing.length) {
       throw this.error('invalid', 'create', `missing template parameter${missing.length > 1 ? 's' : ''} ${missing.map((p) => p.name).join(', ')}: pass --coder-param name=value`, leaseId);
     }

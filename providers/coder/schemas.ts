@@ -93,17 +93,28 @@ export const ParameterSchema = z.object({
 export const ParametersSchema = z.array(ParameterSchema);
 
 /**
- * A template version's preset (GET /api/v2/templateversions/{id}/presets). Coder's reference
- * documents `id` and `name`; servers before the JSON tags were lowercased send `ID` and `Name`.
+ * A template version's preset (GET /api/v2/templateversions/{id}/presets). `codersdk.Preset` has
+ * no JSON tags, so servers send `ID`, `Name`, `Parameters: [{Name, Value}]`; the API reference
+ * shows them in lower case. Both are read.
  */
+const pick = (o: Record<string, unknown>, key: string) => o[key] ?? (key === 'id' ? o.ID : o[key.charAt(0).toUpperCase() + key.slice(1)]);
+const lowerKeys = (v: unknown, keys: string[]) => {
+  if (!v || typeof v !== 'object') return v;
+  return Object.fromEntries(keys.map((k) => [k, pick(v as Record<string, unknown>, k)]));
+};
 export const PresetSchema = z.preprocess(
-  (v) => {
-    if (!v || typeof v !== 'object') return v;
-    const o = v as Record<string, unknown>;
-    return { id: o.id ?? o.ID, name: o.name ?? o.Name };
-  },
-  z.object({ id: z.string().min(1), name: z.string() }),
+  (v) => lowerKeys(v, ['id', 'name', 'parameters']),
+  z.object({
+    id: z.string().min(1),
+    name: z.string(),
+    parameters: z
+      .array(z.preprocess((p) => lowerKeys(p, ['name', 'value']), z.object({ name: z.string().min(1), value: z.string() })))
+      .nullable()
+      .optional()
+      .transform((ps) => ps ?? []),
+  }),
 );
+export type CoderPreset = z.infer<typeof PresetSchema>;
 export const PresetsSchema = z.array(PresetSchema);
 export type CoderParameter = z.infer<typeof ParameterSchema>;
 

@@ -105,6 +105,16 @@ describe('followLeaseOutput', () => {
     await followLeaseOutput(knownStatus(status), 'dbx_feedtest', runId, noAccess).finish();
     process.stdout.write = origWrite;
     expect(captured).toContain('attached output');
+    // A status naming another machine's worker makes the follower copy from the box (it asks for access).
+    let asked = 0;
+    const remoteAccess = () => {
+      asked++;
+      return Promise.reject(new Error('no box in this test'));
+    };
+    await followLeaseOutput(knownStatus({ ...status, workerQueue: 'durabox@w-other' }), 'dbx_feedtest', 'run_feedtest0005', remoteAccess)
+      .finish()
+      .catch(() => undefined);
+    expect(asked).toBeGreaterThan(0);
     // A status that settles nothing (no box yet) ends the follower rather than leaving it waiting.
     await followLeaseOutput(knownStatus({ ...status, target: undefined, workerQueue: undefined }), 'dbx_feedtest', 'run_feedtest0004', noAccess).finish();
   });

@@ -57,6 +57,7 @@ function sampleProcesses(token: string): void {
 
 const PRESET_LARGE = '0b6f3a52-9a43-4d5e-8f0a-6d2f3c1b9e77';
 const PRESET_SMALL = '5d1c2e90-4b7a-4c3e-9f1d-2a6b8c0e4f13';
+const PRESET_A100 = '9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4';
 
 beforeAll(async () => {
   fake = await FakeCoder.start({ stateDir, buildPolls: 1, agentPolls: 1 });
@@ -71,6 +72,9 @@ beforeAll(async () => {
     [{ id: PRESET_LARGE, name: 'Large' }, { id: PRESET_SMALL, name: 'Small' }],
   );
   fake.addTemplate('strict', [{ name: 'image', required: true, default_value: '', type: 'string' }]);
+  fake.addTemplate('gpu', [{ name: 'machine_type', required: true, default_value: '', type: 'string' }], [
+    { id: PRESET_A100, name: 'A100', parameters: [{ name: 'machine_type', value: 'a100' }] },
+  ]);
   process.env.PATH = `${BIN}:${process.env.PATH}`;
   process.env.CODER_URL = fake.url;
   process.env.CODER_SESSION_TOKEN = alice.token;
@@ -321,10 +325,22 @@ describe('coder provider', () => {
     const otherTemplatesPreset = await errorOf(newBox(coder({ template: 'strict', parameters: { image: 'x' }, preset: PRESET_SMALL })));
     expect(otherTemplatesPreset.message).toMatch(/no preset "5d1c2e90-.*" \(it has: none\)/);
     expect(fake.requests.slice(from).filter((r) => r.method === 'POST')).toEqual([]);
-    // A preset by name is looked up in the template version and sent by id.
+    // A preset that sets a parameter the user also sets: Coder would keep the preset's silently.
+    const clash = await errorOf(newBox(coder({ template: 'gpu', preset: 'A100', parameters: ['machine_type=h100'] })));
+    expect(clash.message).toBe('preset "A100" sets machine_type; Coder would ignore the value given here, so drop it or choose another preset');
+    expect(fake.requests.slice(from).filter((r) => r.method === 'POST')).toEqual([]);
+    // A preset by name is looked up in the template version and sent by id, with that version's id.
     const small = await newBox(coder({ preset: 'Small' }));
     expect(ws(small).presetId).toBe(PRESET_SMALL);
+    const post = fake.requests.filter((r) => r.method === 'POST' && r.operation === 'create-user-workspace').at(-1)!;
+    expect(post.body).toMatchObject({ template_version_id: ws(small).template.active_version_id, template_version_preset_id: PRESET_SMALL });
+    expect(post.body).not.toHaveProperty('template_id');
     await coder().release(small, 'delete', testCtx());
+    // The preset supplies the required parameter; an id in upper case is the same id.
+    const gpu = await newBox(coder({ template: 'gpu', preset: PRESET_A100.toUpperCase(), parameters: {} }));
+    expect(ws(gpu).presetId).toBe(PRESET_A100);
+    expect(ws(gpu).parameters).toEqual([{ name: 'machine_type', value: 'a100' }]);
+    await coder().release(gpu, 'delete', testCtx());
     const ok = await newBox(coder({ template: 'strict', parameters: { image: 'ubuntu:24.04' } }));
     expect(ws(ok).parameters).toEqual([{ name: 'image', value: 'ubuntu:24.04' }]);
     await coder().release(ok, 'delete', testCtx());
@@ -391,9 +407,16 @@ describe('coder config, naming and flags', () => {
     expect(parse({ workspacePrefix: 'Dbx' }).success).toBe(false);
     expect(parse({ preset: 'Large' }).success).toBe(true);
     // Presets as documented (id, name) and as older servers send them (ID, Name).
-    expect(PresetsSchema.parse([{ id: PRESET_LARGE, name: 'Large', default: true }, { ID: PRESET_SMALL, Name: 'Small' }])).toEqual([
-      { id: PRESET_LARGE, name: 'Large' },
-      { id: PRESET_SMALL, name: 'Small' },
+    expect(
+      PresetsSchema.parse([
+        { id: PRESET_LARGE, name: 'Large', default: true, parameters: [{ name: 'cpu', value: '16' }] },
+        { ID: PRESET_SMALL, Name: 'Small', Parameters: [{ Name: 'cpu', Value: '1' }] },
+        { ID: PRESET_A100, Name: 'Bare', Parameters: null },
+      ]),
+    ).toEqual([
+      { id: PRESET_LARGE, name: 'Large', parameters: [{ name: 'cpu', value: '16' }] },
+      { id: PRESET_SMALL, name: 'Small', parameters: [{ name: 'cpu', value: '1' }] },
+      { id: PRESET_A100, name: 'Bare', parameters: [] },
     ]);
     expect(parse({ preset: '' }).success).toBe(false);
     expect(parse({ preset: 'two\nlines' }).success).toBe(false);

@@ -35,7 +35,7 @@ export interface FakeTemplate {
   organization_id: string;
   active_version_id: string;
   parameters: Array<{ name: string; required: boolean; default_value: string; type: 'string' | 'number' | 'bool' }>;
-  presets: Array<{ id: string; name: string }>;
+  presets: Array<{ id: string; name: string; parameters?: Array<{ name: string; value: string }> }>;
 }
 
 export interface FakeBuild {
@@ -273,14 +273,20 @@ export class FakeCoder {
           return [400, { message: 'Invalid workspace name.', validations: [{ field: 'name', detail: 'bad name' }] }];
         }
         if (this.live(user.id).some((w) => w.name === body.name)) return [409, ERR(`Workspace "${body.name}" already exists.`)];
-        const values: Array<{ name: string; value: string }> = body.rich_parameter_values ?? [];
+        if (body.template_version_preset_id && !t.presets.some((x) => x.id === body.template_version_preset_id)) {
+          return [400, ERR('Invalid template version preset.', 'preset does not belong to the template version')];
+        }
+        // Like coderd's wsbuilder: a preset's values come first, then rich_parameter_values.
+        const preset = t.presets.find((x) => x.id === body.template_version_preset_id);
+        const fromPreset = preset?.parameters ?? [];
+        const values: Array<{ name: string; value: string }> = [
+          ...fromPreset,
+          ...((body.rich_parameter_values ?? []) as Array<{ name: string; value: string }>).filter((v) => !fromPreset.some((p) => p.name === v.name)),
+        ];
         for (const p of t.parameters) {
           if (p.required && !p.default_value && !values.some((v) => v.name === p.name)) {
             return [400, { message: 'Unable to validate parameters.', validations: [{ field: p.name, detail: 'required parameter value is missing' }] }];
           }
-        }
-        if (body.template_version_preset_id && !t.presets.some((x) => x.id === body.template_version_preset_id)) {
-          return [400, ERR('Invalid template version preset.', 'preset does not belong to the template version')];
         }
         const w = this.newWorkspace(user, body.name, t, values);
         w.presetId = body.template_version_preset_id;
@@ -309,7 +315,19 @@ export class FakeCoder {
       case 'get-template-version-presets': {
         const t = this.templates.find((x) => x.active_version_id === seg[4]);
         if (!t) return [404, ERR('Template version not found.')];
-        return [200, t.presets.map((x, i) => ({ id: x.id, name: x.name, description: '', icon: '', default: i === 0, desiredPrebuildInstances: 0, parameters: [] }))];
+        // codersdk.Preset has no JSON tags: the wire keys are the Go field names.
+        return [
+          200,
+          t.presets.map((x, i) => ({
+            ID: x.id,
+            Name: x.name,
+            Parameters: (x.parameters ?? []).map((p) => ({ Name: p.name, Value: p.value })),
+            Default: i === 0,
+            Description: '',
+            Icon: '',
+            DesiredPrebuildInstances: 0,
+          })),
+        ];
       }
       case 'fakeAgentSsh': {
         const agentId = seg[3] ?? '';

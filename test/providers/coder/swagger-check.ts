@@ -1,7 +1,8 @@
 /**
  * A small validator for the Coder Swagger 2.0 subset (coder-swagger-subset.json, a copy of
  * /work/shared/schemas/ plus `get-template-version-presets` and `codersdk.Preset`, written from
- * Coder's API reference, https://coder.com/docs/reference/api/templates): the fake checks every request the adapter (and the fake `coder` CLI)
+ * Coder's API reference, https://coder.com/docs/reference/api/templates, with the Go field names
+ * the server really sends): the fake checks every request the adapter (and the fake `coder` CLI)
  * sends and every response it returns against the documented operation. Supports what the subset
  * uses: $ref, type, format (uuid, date-time), enum, properties, required, items, allOf.
  *
