@@ -28,8 +28,8 @@ async function main(): Promise<void> {
     return;
   }
   const [{ CommanderError }, { makeProgram }] = await Promise.all([import('commander'), import('./program.js')]);
+  const program = await makeProgram({ exitOverride: true, argv: args });
   trace('modules loaded');
-  const program = makeProgram({ exitOverride: true });
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
