@@ -25,10 +25,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   history: async () => (await import('./commands/history.js')).historyCommand(),
 };
 
-/** The command `argv` (without node and script) names, after the program's own flags. */
+/**
+ * The command `argv` (without node and script) names, after the program's own flags. None when
+ * those flags ask for help: `durabox --help run` prints the whole program's help.
+ */
 function namedCommand(argv: readonly string[]): string | undefined {
-  const first = argv.find((a) => !a.startsWith('-'));
-  return first !== undefined && Object.hasOwn(COMMANDS, first) ? first : undefined;
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  if (at === -1 || argv.slice(0, at).some((a) => a === '-h' || a === '--help')) return undefined;
+  return Object.hasOwn(COMMANDS, argv[at]!) ? argv[at] : undefined;
 }
 
 export async function makeProgram(opts: { exitOverride?: boolean; argv?: readonly string[] } = {}): Promise<Command> {

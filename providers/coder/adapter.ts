@@ -296,8 +296,9 @@ export class CoderAdapter implements ProviderAdapter {
     const c = this.config;
     const values: Record<string, string> = { ...this.fileParameters(leaseId), ...c.parameters };
     // Coder takes a preset's values over rich_parameter_values without a word: refuse the clash.
-    const fromPreset = new Set((preset?.parameters ?? []).map((p) => p.name));
-    const clash = Object.keys(values).filter((k) => fromPreset.has(k));
+    const presetValues = new Map((preset?.parameters ?? []).map((p) => [p.name, p.value]));
+    const fromPreset = new Set(presetValues.keys());
+    const clash = Object.keys(values).filter((k) => presetValues.has(k) && presetValues.get(k) !== values[k]);
     if (clash.length) {
       throw this.error('invalid', 'create', `preset ${JSON.stringify(preset!.name)} sets ${clash.join(', ')}; Coder would ignore the value given here, so drop it or choose another preset`, leaseId);
     }

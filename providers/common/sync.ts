@@ -20,6 +20,7 @@ import { shellQuote, sshExec, sshTransportError } from './remote.js';
 import { rsyncRshCommand, sshEnv } from './ssh-options.js';
 import { safeSegment } from './state-dir.js';
 import { extraShipped, OUT_FORMAT, transferList } from './transfer-list.js';
+import { PRUNE, pruneList } from './prune.js';
 
 export interface SyncOptions {
   target: SshTarget;
@@ -132,23 +133,6 @@ export async function syncTree(opts: SyncOptions, ctx: ProgressContext): Promise
 
 async function removeOnBox(target: SshTarget, workdir: string, extra: { files: string[]; dirs: string[] }, signal?: AbortSignal): Promise<void> {
   await sshExec(target, `cd -- ${shellQuote(workdir)} && ${PRUNE}`, { stdin: pruneList(extra.files, extra.dirs), signal, timeoutMs: 60_000 });
-}
-
-/**
- * Removes, relative to the workdir (the cwd), the NUL-separated `f:<file>` and `d:<dir>` entries on
- * stdin: files with `rm -f`, directories with `rmdir` (only if empty). An entry whose parent
- * directory resolves outside the workdir is skipped: the command may have replaced a directory we
- * shipped with a symlink to elsewhere, and nothing there is ours. Never fails; reports failed
- * file deletes on stderr.
- */
-const PRUNE =
-  `{ xargs -0 sh -c 'W=$(pwd -P); last=; ok=; for e do p=\${e#?:}; d=\${p%/*}; [ "$d" = "$p" ] && d=.; ` +
-  `if [ "$d" != "$last" ]; then last=$d; r=$(cd -P -- "$d" 2>/dev/null && pwd -P) || r=; case "$r/" in "$W"/*) ok=1;; *) ok=;; esac; fi; ` +
-  `[ -n "$ok" ] || continue; case $e in f:*) rm -f -- "$p" || echo "durabox: some deletes failed" >&2;; d:*) rmdir -- "$p" 2>/dev/null;; esac; done' durabox-prune; true; }`;
-
-/** Files first (grouped by directory for PRUNE's cache), then directories deepest first. */
-function pruneList(files: readonly string[], dirs: readonly string[]): string {
-  return [...[...files].sort().map((f) => `f:${f}`), ...dirs.map((d) => `d:${d}`)].map((e) => `${e}\0`).join('');
 }
 
 /**

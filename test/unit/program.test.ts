@@ -17,6 +17,8 @@ describe('makeProgram', () => {
     expect(await names([])).toEqual(all);
     expect(await names(['bogus'])).toEqual(all);
     expect(await names(['help', 'run'])).toEqual(all);
+    expect(await names(['--help', 'run'])).toEqual(all);
+    expect(await names(['-q', '-h', 'status'])).toEqual(all);
     expect(await names()).toEqual(all);
   });
 });
