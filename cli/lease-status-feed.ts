@@ -20,6 +20,15 @@ export interface StatusFeed {
   stop(): Promise<void>;
 }
 
+/** A listener that throws has seen enough: it must not stop the others or spin the loop. */
+function deliver(l: StatusListener, status: LeaseStatus | undefined, last: boolean): boolean {
+  try {
+    return l(status, last);
+  } catch {
+    return true;
+  }
+}
+
 export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): StatusFeed {
   const listeners = new Set<StatusListener>();
   const abort = new AbortController();
@@ -28,30 +37,16 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
   const endAll = () => {
     const left = [...listeners];
     listeners.clear();
-    for (const l of left) {
-      try {
-        l(undefined, true);
-      } catch {
-        /* it has ended either way */
-      }
-    }
+    for (const l of left) deliver(l, undefined, true);
   };
   const stopped = new Promise<undefined>((resolve) => abort.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
-  /** A listener that throws has seen enough: it must not stop the others or spin the loop. */
-  const deliver = (l: StatusListener, st: LeaseStatus | undefined): boolean => {
-    try {
-      return l(st, false);
-    } catch {
-      return true;
-    }
-  };
   const run = async () => {
     const h = await Promise.race([handle.catch(() => undefined), stopped]);
     if (!h) return endAll();
     while (listeners.size > 0 && !abort.signal.aborted) {
       const st = await queryStatus(h, abort.signal).catch(() => undefined);
       if (abort.signal.aborted) return;
-      for (const l of [...listeners]) if (deliver(l, st)) listeners.delete(l);
+      for (const l of [...listeners]) if (deliver(l, st, false)) listeners.delete(l);
       if (listeners.size === 0) return;
       await sleep(intervalMs, undefined, { signal: abort.signal }).catch(() => undefined);
     }
@@ -69,10 +64,7 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
 
   return {
     watch(listener) {
-      if (abort.signal.aborted) {
-        listeners.add(listener);
-        return endAll();
-      }
+      if (abort.signal.aborted) return void deliver(listener, undefined, true);
       listeners.add(listener);
       ensureLoop();
     },
@@ -93,12 +85,7 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
 export function knownStatus(status: LeaseStatus): StatusFeed {
   return {
     watch(listener) {
-      // As in statusFeed: a listener that throws has seen enough.
-      try {
-        if (!listener(status, false)) listener(undefined, true);
-      } catch {
-        /* done either way */
-      }
+      if (!deliver(listener, status, false)) deliver(listener, undefined, true);
     },
     async stop() {},
   };

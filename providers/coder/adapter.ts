@@ -297,7 +297,6 @@ export class CoderAdapter implements ProviderAdapter {
     const values: Record<string, string> = { ...this.fileParameters(leaseId), ...c.parameters };
     // Coder takes a preset's values over rich_parameter_values without a word: refuse the clash.
     const presetValues = new Map((preset?.parameters ?? []).map((p) => [p.name, p.value]));
-    const fromPreset = new Set(presetValues.keys());
     const clash = Object.keys(values).filter((k) => presetValues.has(k) && presetValues.get(k) !== values[k]);
     if (clash.length) {
       throw this.error('invalid', 'create', `preset ${JSON.stringify(preset!.name)} sets ${clash.join(', ')}; Coder would ignore the value given here, so drop it or choose another preset`, leaseId);
@@ -309,7 +308,7 @@ export class CoderAdapter implements ProviderAdapter {
       throw this.error('invalid', 'create', `the template has no parameter ${unknown.join(', ')} (it has: ${[...known].join(', ') || 'none'})`, leaseId);
     }
     const missing = params.filter(
-      (p) => !(p.name in values) && !fromPreset.has(p.name) && (p.required || !c.useParameterDefaults) && !(c.useParameterDefaults && (p.default_value ?? '') !== ''),
+      (p) => !(p.name in values) && !presetValues.has(p.name) && (p.required || !c.useParameterDefaults) && !(c.useParameterDefaults && (p.default_value ?? '') !== ''),
     );
     if (missing.length) {
       throw this.error('invalid', 'create', `missing template parameter${missing.length > 1 ? 's' : ''} ${missing.map((p) => p.name).join(', ')}: pass --coder-param name=value`, leaseId);

@@ -23,16 +23,18 @@ export interface TransferList {
   dirs: number;
 }
 
+/** `a/b/c.txt` → `['a', 'a/b']`, outermost first. */
+function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
+  return out;
+}
+
 export function transferList(localRoot: string, manifestPaths: readonly string[]): TransferList {
   const files = new Set(manifestPaths);
   // Every directory that holds a manifest entry somewhere beneath it, with those entries' count.
   const below = new Map<string, number>();
-  for (const p of manifestPaths) {
-    for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) {
-      const d = p.slice(0, i);
-      below.set(d, (below.get(d) ?? 0) + 1);
-    }
-  }
+  for (const p of manifestPaths) for (const d of ancestors(p)) below.set(d, (below.get(d) ?? 0) + 1);
   const covered = new Map<string, boolean>();
   const isCovered = (dir: string): boolean => {
     const known = covered.get(dir);
@@ -64,14 +66,7 @@ export function transferList(localRoot: string, manifestPaths: readonly string[]
   const emitted = new Set<string>();
   for (const p of manifestPaths) {
     // The outermost covered ancestor stands for the file; the root itself is never named whole.
-    let top: string | undefined;
-    for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) {
-      const d = p.slice(0, i);
-      if (isCovered(d)) {
-        top = d;
-        break;
-      }
-    }
+    const top = ancestors(p).find(isCovered);
     if (top === undefined) entries.push(p);
     else if (!emitted.has(top)) {
       emitted.add(top);
@@ -98,7 +93,7 @@ export const OUT_FORMAT = `${SENT_PREFIX}%i %n`;
  */
 export function extraShipped(rsyncStdout: string, manifestPaths: ReadonlySet<string>): { files: string[]; dirs: string[] } {
   const needed = new Set<string>();
-  for (const p of manifestPaths) for (let i = p.indexOf('/'); i !== -1; i = p.indexOf('/', i + 1)) needed.add(p.slice(0, i));
+  for (const p of manifestPaths) for (const d of ancestors(p)) needed.add(d);
   const files: string[] = [];
   const dirs: string[] = [];
   for (const line of rsyncStdout.split('\n')) {

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ProgressContext, ProviderAdapter } from '../../providers/adapter.js';
+import type { ProgressContext, ProviderAdapter, SshTarget } from '../../providers/adapter.js';
+import { pinHostKey } from '../../providers/common/host-key.js';
+import { ensureLeaseKey } from '../../providers/common/keys.js';
 
 /** Point DURABOX_STATE_DIR at a fresh temp dir (call at module top level, before any provider use). */
 export function useTempStateDir(): string {
@@ -42,3 +44,13 @@ export async function releaseAll(adapter: ProviderAdapter, stateDir?: string): P
   }
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
+
+/** A ready box of `adapter` for a new lease (its key made, its host key pinned when `pin`). */
+export async function readyBox(adapter: ProviderAdapter, slug: string, opts: { leaseId?: string; pin?: boolean } = {}): Promise<{ leaseId: string; target: SshTarget }> {
+  const leaseId = opts.leaseId ?? newLeaseId();
+  const key = await ensureLeaseKey(leaseId);
+  const box = await adapter.create({ leaseId, slug, publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
+  const target = await adapter.waitReady(box, testCtx());
+  return { leaseId, target: opts.pin ? await pinHostKey(target) : target };
+}
+

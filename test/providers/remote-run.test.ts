@@ -7,10 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newLeaseId, releaseAll, testCtx, useTempStateDir } from './helpers.js';
+import { newLeaseId, readyBox, releaseAll, useTempStateDir } from './helpers.js';
 import type { SshTarget } from '../../providers/adapter.js';
-import { ensureLeaseKey } from '../../providers/common/keys.js';
-import { pinHostKey } from '../../providers/common/host-key.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { followStderr, followStream, readExit, remoteRunDir, startAndFollow, startOrAttach } from '../../providers/common/remote-run.js';
 import { getProvider } from '../../providers/adapters.js';
@@ -21,9 +19,7 @@ const leaseId = newLeaseId();
 let target: SshTarget;
 
 beforeAll(async () => {
-  const key = await ensureLeaseKey(leaseId);
-  const box = await local.create({ leaseId, slug: 'run-box', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
-  target = await pinHostKey(await local.waitReady(box, testCtx()));
+  ({ target } = await readyBox(local, 'run-box', { leaseId, pin: true }));
 });
 
 afterAll(() => releaseAll(local, stateDir));

@@ -7,12 +7,10 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newLeaseId, releaseAll, testCtx, useTempStateDir } from './helpers.js';
+import { newLeaseId, readyBox, releaseAll, useTempStateDir } from './helpers.js';
 import { runCommand } from '../../activities/run.js';
 import type { SshTarget } from '../../providers/adapter.js';
 import { getProvider } from '../../providers/adapters.js';
-import { ensureLeaseKey } from '../../providers/common/keys.js';
-import { pinHostKey } from '../../providers/common/host-key.js';
 import { runDir } from '../../providers/common/state-dir.js';
 
 const stateDir = useTempStateDir();
@@ -21,9 +19,7 @@ const leaseId = newLeaseId();
 let target: SshTarget;
 
 beforeAll(async () => {
-  const key = await ensureLeaseKey(leaseId);
-  const box = await local.create({ leaseId, slug: 'stop-output', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
-  target = await pinHostKey(await local.waitReady(box, testCtx()));
+  ({ target } = await readyBox(local, 'stop-output', { leaseId, pin: true }));
 });
 
 afterAll(() => releaseAll(local, stateDir));

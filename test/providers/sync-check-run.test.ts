@@ -9,12 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newLeaseId, releaseAll, testCtx, useTempStateDir } from './helpers.js';
+import { newLeaseId, readyBox, releaseAll, useTempStateDir } from './helpers.js';
 import { runCommand, syncWorkdir } from '../../activities/run.js';
 import type { RunCommandInput } from '../../activities/types.js';
 import type { SshTarget } from '../../providers/adapter.js';
-import { ensureLeaseKey } from '../../providers/common/keys.js';
-import { pinHostKey } from '../../providers/common/host-key.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { remoteRunDir } from '../../providers/common/remote-run.js';
 import { remoteLayout } from '../../providers/common/sync.js';
@@ -28,9 +26,7 @@ let target: SshTarget;
 let repo: string;
 
 beforeAll(async () => {
-  const key = await ensureLeaseKey(leaseId);
-  const box = await local.create({ leaseId, slug: 'sync-check', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
-  target = await pinHostKey(await local.waitReady(box, testCtx()));
+  ({ target } = await readyBox(local, 'sync-check', { leaseId, pin: true }));
   repo = makeRepo({ 'src/a.txt': 'one\n' });
 });
 

@@ -9,9 +9,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { newLeaseId, releaseAll, testCtx, useTempStateDir } from './helpers.js';
+import { readyBox, releaseAll, testCtx, useTempStateDir } from './helpers.js';
 import type { SshTarget } from '../../providers/adapter.js';
-import { ensureLeaseKey } from '../../providers/common/keys.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { syncTree } from '../../providers/common/sync.js';
 import { getProvider } from '../../providers/adapters.js';
@@ -50,10 +49,7 @@ function repo(name: string): string {
 const onBox = async (path: string) => (await sshExec(target, `test -e '${path}' && echo yes || echo no`)).stdout.trim() === 'yes';
 
 beforeAll(async () => {
-  leaseId = newLeaseId();
-  const key = await ensureLeaseKey(leaseId);
-  const box = await adapter.create({ leaseId, slug: 'race-box', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
-  target = await adapter.waitReady(box, testCtx());
+  ({ leaseId, target } = await readyBox(adapter, 'race-box'));
 });
 afterEach(() => {
   process.env.PATH = originalPath;

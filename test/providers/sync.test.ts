@@ -4,9 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newLeaseId, releaseAll, testCtx, useTempStateDir } from './helpers.js';
+import { readyBox, releaseAll, testCtx, useTempStateDir } from './helpers.js';
 import type { SshTarget } from '../../providers/adapter.js';
-import { ensureLeaseKey } from '../../providers/common/keys.js';
 import { sshExec } from '../../providers/common/remote.js';
 import { syncTree } from '../../providers/common/sync.js';
 import { getProvider } from '../../providers/adapters.js';
@@ -31,10 +30,7 @@ async function remoteFiles(dir: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  leaseId = newLeaseId();
-  const key = await ensureLeaseKey(leaseId);
-  const box = await adapter.create({ leaseId, slug: 'sync-box', publicKey: key.publicKey, keyPath: key.keyPath }, testCtx());
-  target = await adapter.waitReady(box, testCtx());
+  ({ leaseId, target } = await readyBox(adapter, 'sync-box'));
 });
 
 afterAll(async () => {
