@@ -7,6 +7,12 @@
  *
  * Reports leases/s, p50/p99 lease latency (start call → workflow closed), history events per
  * one-run lease, and the peak RSS of this process (worker + client) sampled every 100 ms.
+ *
+ * The floor, measured first in the same run on the same server and worker settings: a workflow of
+ * five no-op activities (bench/floor-workflow.ts), the fewest round trips a lease's create,
+ * wait-ready, sync, run and release could cost. Its rate bounds what any lease design with those
+ * five activities reaches here; the ratio is what durabox adds on top. A second floor adds as many
+ * search-attribute upserts as a lease makes: each is a visibility write in the dev server's SQLite.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +23,10 @@ import { withStartLease } from '../cli/lease-client.js';
 import { newLeaseId, newRunId } from '../cli/lease-ids.js';
 import { runUpdateOutcome, sendRunUpdate } from '../cli/temporal/run-update.js';
 import { leaseWorkflowId, type LeaseInput } from '../workflows/messages.js';
-import { historyEvents, log, median, percentile, reps, round, withBench, type Row } from './support.js';
+import { FLOOR_STEPS, LEASE_UPSERTS } from './floor-workflow.js';
+import { floorInChild } from './fleet-floor.js';
+import { drive, type Throughput } from './throughput.js';
+import { historyEvents, median, percentile, round, withBench, type Row } from './support.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -62,7 +71,7 @@ export function instantActivities(workerQueue: string): Activities {
   return fakes as Activities;
 }
 
-export async function fleetBench(): Promise<{ rows: Row[]; n: number; concurrency: number; wallSeconds: number; historyEventTypes: Record<string, number> }> {
+export async function fleetBench(): Promise<{ rows: Row[]; n: number; concurrency: number; wallSeconds: number; floor: { n: number; wallSeconds: number; perSecond: number; withUpserts: number }; historyEventTypes: Record<string, number> }> {
   const n = Number(process.env.DURABOX_BENCH_FLEET_N) || 500;
   const concurrency = Number(process.env.DURABOX_BENCH_FLEET_CONCURRENCY) || 50;
   return withBench('fleet', { worker: false }, async (b) => {
@@ -73,56 +82,36 @@ export async function fleetBench(): Promise<{ rows: Row[]; n: number; concurrenc
     } catch {
       /* already installed in this process */
     }
+    const connection = await NativeConnection.connect({ address: b.server!.address });
+    const common = { connection, namespace: b.server!.namespace, shutdownGraceTime: '5s' as const, maxHeartbeatThrottleInterval: '2s' as const };
+    const client = await b.connect();
+
+    // The floor first, on the same server, in a process of its own (its worker's memory is not the
+    // lease worker's). If anything, the server's tables are smaller for it than for the leases.
+    const floor = await floorInChild(b.server!.address, b.server!.namespace, `${b.taskQueue}-floor`, n, concurrency, 0);
+    const floorUpserts = await floorInChild(b.server!.address, b.server!.namespace, `${b.taskQueue}-floor-sa`, n, concurrency, LEASE_UPSERTS);
+
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-    const connection = await NativeConnection.connect({ address: b.server!.address });
     const ownQueue = `${b.taskQueue}@bench-worker`;
     const activities = instantActivities(ownQueue);
-    const common = { connection, namespace: b.server!.namespace, shutdownGraceTime: '5s' as const, maxHeartbeatThrottleInterval: '2s' as const };
     const shared = await Worker.create({ ...common, taskQueue: b.taskQueue, workflowBundle: { codePath: bundle }, activities });
     const own = await Worker.create({ ...common, taskQueue: ownQueue, activities });
     const running = Promise.all([shared.run(), own.run()]);
-    const client = await b.connect();
-    const latencies: number[] = [];
-    const ids: string[] = [];
-    let failed = 0;
-    let wall = 0;
+    let leases: Throughput;
     try {
-      const one = async (i: number) => {
+      leases = await drive('fleet', n, concurrency, async (i) => {
         const leaseId = newLeaseId();
         const input: LeaseInput = {
           leaseId, slug: `bench-${i}`, provider: 'bench', providerConfig: {}, releaseAfterRun: true,
           idleTimeoutMs: 30 * 60_000, ttlMs: 90 * 60_000, repoName: 'repo', repo: 'example.com/bench/repo', owner: 'bench@local',
         };
-        const t0 = performance.now();
         // As the CLI sends it: asked again through the server's RPC timeouts.
         const t = { client, workflowId: leaseWorkflowId(leaseId), updateId: newRunId(), req: { argv: ['true'], localRoot: '/bench/repo', env: {} }, startOperation: () => withStartLease(input, b.taskQueue) };
         await runUpdateOutcome(t, sendRunUpdate(t));
         await client.workflow.getHandle(leaseWorkflowId(leaseId)).result();
-        latencies.push(performance.now() - t0);
-        ids.push(leaseWorkflowId(leaseId));
-      };
-      // Warm-up (not counted): JIT, sticky cache, server tables.
-      await Promise.all(Array.from({ length: Math.min(20, concurrency) }, (_, i) => one(-i - 1)));
-      latencies.length = 0;
-      ids.length = 0;
-      peakRss = process.memoryUsage().rss;
-      log(`fleet: ${n} leases, ${concurrency} in flight`);
-      let next = 0;
-      const deadline = Date.now() + 10 * 60_000;
-      const t0 = performance.now();
-      const lane = async () => {
-        while (next < n && Date.now() < deadline) {
-          const i = next++;
-          await one(i).catch((err) => {
-            failed++;
-            if (failed <= 3) log(`fleet: lease ${i} failed: ${(err as Error).message}`);
-          });
-          if ((i + 1) % 100 === 0) log(`fleet: ${i + 1} started, ${latencies.length} done, rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`);
-        }
-      };
-      await Promise.all(Array.from({ length: concurrency }, lane));
-      wall = (performance.now() - t0) / 1000;
+        return leaseWorkflowId(leaseId);
+      });
     } finally {
       clearInterval(sampler);
       shared.shutdown();
@@ -130,6 +119,7 @@ export async function fleetBench(): Promise<{ rows: Row[]; n: number; concurrenc
       await running.catch(() => undefined);
       await connection.close().catch(() => undefined);
     }
+    const { latencies, ids, failed, wall } = leases;
     const done = latencies.length;
     const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 10)) === 0).slice(0, 10);
     const counts: number[] = [];
@@ -140,16 +130,40 @@ export async function fleetBench(): Promise<{ rows: Row[]; n: number; concurrenc
       if (id === sample[0]) for (const e of ev) types[e.type] = (types[e.type] ?? 0) + 1;
     }
     const rate = done / wall;
+    const floorRate = floor.latencies.length / floor.wall;
+    const upsertRate = floorUpserts.latencies.length / floorUpserts.wall;
     const events = median(counts);
     const rssMb = peakRss / 2 ** 20;
     const note = done < n ? `only ${done}/${n} finished (${failed} failed)` : failed ? `${failed} failed` : undefined;
     const rows: Row[] = [
-      { bench: '5 fleet throughput', metric: `${done} leases create → run → release, ${concurrency} in flight`, value: round(rate, 1), unit: 'leases/s', target: '≥ 20/s', met: rate >= 20 && done === n, note },
-      { bench: '5 fleet throughput', metric: 'lease latency p50', value: round(percentile(latencies, 50)), unit: 'ms' },
-      { bench: '5 fleet throughput', metric: 'lease latency p99', value: round(percentile(latencies, 99)), unit: 'ms' },
+      {
+        bench: '5 fleet throughput',
+        metric: `${done} leases create → run → release, ${concurrency} in flight`,
+        value: round(rate, 1),
+        unit: 'leases/s',
+        // A rate: the floor is the higher figure, and the ratio says how many times slower a lease is.
+        baseline: round(floorRate, 1),
+        baselineLabel: `(floor: a workflow of ${FLOOR_STEPS} no-op activities in a row)`,
+        ratio: round(floorRate / rate, 2),
+        target: '≥ 20/s',
+        met: rate >= 20 && done === n,
+        note: [note, floor.failed ? `floor: ${floor.failed} failed` : undefined].filter(Boolean).join('; ') || undefined,
+      },
+      {
+        bench: '5 fleet throughput',
+        metric: `floor with ${LEASE_UPSERTS} search-attribute upserts, as many as a lease makes`,
+        value: round(upsertRate, 1),
+        unit: 'workflows/s',
+        baseline: round(floorRate, 1),
+        baselineLabel: '(the floor without them)',
+        ratio: round(floorRate / upsertRate, 2),
+        note: floorUpserts.failed ? `${floorUpserts.failed} failed` : undefined,
+      },
+      { bench: '5 fleet throughput', metric: 'lease latency p50', value: round(percentile(latencies, 50)), unit: 'ms', baseline: round(percentile(floor.latencies, 50)), baselineLabel: 'floor workflow p50' },
+      { bench: '5 fleet throughput', metric: 'lease latency p99', value: round(percentile(latencies, 99)), unit: 'ms', baseline: round(percentile(floor.latencies, 99)), baselineLabel: 'floor workflow p99' },
       { bench: '5 fleet throughput', metric: 'history events per one-run lease', value: events, unit: 'events', target: '< 60', met: events < 60 },
       { bench: '5 fleet throughput', metric: 'worker process peak RSS', value: round(rssMb), unit: 'MB', target: '< 400 MB', met: rssMb < 400, note: 'worker and client share this process' },
     ];
-    return { rows, n: done, concurrency, wallSeconds: round(wall, 1), historyEventTypes: types };
+    return { rows, n: done, concurrency, wallSeconds: round(wall, 1), floor: { n: floor.latencies.length, wallSeconds: round(floor.wall, 1), perSecond: round(floorRate, 1), withUpserts: round(upsertRate, 1) }, historyEventTypes: types };
   });
 }
