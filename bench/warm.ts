@@ -9,6 +9,7 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   activityTime, handSshArgs, historyEvents, log, makeGitRepo, median, mustRun, ratioRow, reps, round, smallTree, withBench,
   type HistoryEvent, type Row, type TargetFacts, type Timed,
@@ -71,6 +72,10 @@ export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<stri
     // durabox starts the command in the user's login shell (their PATH lives in their profile);
     // plain `ssh host true` does not read the profile. Reported beside the floor, not instead of it.
     const floorLogin: number[] = [];
+    // What any CLI on the Temporal TypeScript client pays per call (node, the client's modules, a
+    // first connection and one call), the part of durabox's time that is not durabox's either.
+    const clientFloor: number[] = [];
+    const clientCall = () => mustRun(process.execPath, [fileURLToPath(new URL('./client-floor.js', import.meta.url)), b.server!.address, b.server!.namespace], { timeoutMs: 30_000 });
     const changed: number[] = [];
     const handSync: number[] = [];
     const parts1: Breakdown[] = [];
@@ -92,6 +97,7 @@ export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<stri
       floor.push((await ssh('true')).ms);
       floorMux.push((await ssh('true', muxPath)).ms);
       floorLogin.push((await ssh('bash -lc true')).ms);
+      clientFloor.push((await clientCall()).ms);
 
       // 2. one file changed (a new line each round, so the fingerprint differs every time)
       const file = join(repo, 'src', 'm0', 'file0.ts');
@@ -107,11 +113,16 @@ export async function warmBench(): Promise<{ rows: Row[]; breakdown: Record<stri
     }
     writeFileSync(join(repo, 'src', 'm0', 'file0.ts'), 'export const v0 = 0;\n');
 
+    const clientMs = median(clientFloor);
+    const login = median(floorLogin);
     const rows = [
       ratioRow('1 warm rerun, nothing changed', '`durabox run --id L -- true`', unchanged, floor, '`ssh host true` (fresh connection)', 2,
         `vs multiplexed ssh (${round(median(floorMux))} ms): ${round(median(unchanged) / median(floorMux), 1)}×; ` +
-          `vs \`ssh host bash -lc true\` (${round(median(floorLogin))} ms, the login shell a run uses): ${round(median(unchanged) / median(floorLogin), 1)}×`),
-      ratioRow('2 warm rerun, one file changed', '`durabox run --id L -- true`', changed, handSync, '`rsync -az` tree + `ssh host true`', 1.5),
+          `vs \`ssh host bash -lc true\` (${round(login)} ms, the login shell a run uses): ${round(median(unchanged) / login, 1)}×; ` +
+          `a Temporal client's own call (node, @temporalio/client, connect, one call) takes ${round(clientMs)} ms, and with that login ${round(clientMs + login)} ms: ${round(median(unchanged) / (clientMs + login), 2)}×`),
+      ratioRow('2 warm rerun, one file changed', '`durabox run --id L -- true`', changed, handSync, '`rsync -az` tree + `ssh host true`', 1.5,
+        `vs that plus a Temporal client's call and the login shell instead of \`ssh host true\` (${round(median(handSync) - median(floor) + clientMs + login)} ms): ` +
+          `${round(median(changed) / (median(handSync) - median(floor) + clientMs + login), 2)}×`),
     ];
     rows[0].baselineSamples = floor.map((x) => round(x));
     return { rows, breakdown: { 'nothing changed': medianBreakdown(parts1), 'one file changed': medianBreakdown(parts2) } };

@@ -48,4 +48,5 @@ async function main(): Promise<void> {
   }
 }
 
+process.on('exit', () => trace('exit event'));
 await main();

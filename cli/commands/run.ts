@@ -59,9 +59,11 @@ export function runCommand(): Command {
 async function runAction(argv: string[], opts: RunOptions, out: Output): Promise<number> {
   if (argv.length === 0) throw new ConfigError('nothing to run: give a command after --');
   const repo = repoContext();
+  trace('repo context');
   const loaded = loadConfig({ flags: leaseConfigFlags(opts), extraEnv: opts.env, repoRoot: repo.root });
   const timeoutMs = durationFlag('--timeout', opts.timeout);
   if (opts.id && (opts.slug || opts.keep)) throw new ConfigError('--slug and --keep apply to a new lease, not to --id');
+  trace('config loaded');
   const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
   trace('connected');
 

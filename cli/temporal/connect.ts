@@ -8,6 +8,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/client';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
+import { trace } from '../trace.js';
 
 export interface ClusterSettings {
   address: string;
@@ -65,9 +66,11 @@ export async function connectTemporal(taskQueue: string, log: (line: string) => 
     const server = await ensureDevServer({ log }).catch((err: Error) => {
       throw new CliError(`embedded Temporal server: ${err.message.split('\n')[0]}`, ExitCode.temporal);
     });
+    trace('dev server answers');
     await ensureBackgroundWorker({ address: server.address, namespace: server.namespace, taskQueue, log }).catch((err: Error) => {
       throw new CliError(`background worker: ${err.message.split('\n')[0]}`, ExitCode.temporal);
     });
+    trace('background worker up');
     cluster = { address: server.address, namespace: server.namespace };
     uiUrl = server.uiUrl;
   }
