@@ -25,6 +25,11 @@ export interface FingerprintInput {
   /** Manifest paths (sorted, relative). */
   paths: readonly string[];
   git: boolean;
+  /**
+   * Manifest paths git reported untracked when it listed them, which saves a second walk of the
+   * work tree here (an untracked-files walk costs as much as the listing on a large tree).
+   */
+  untracked?: readonly string[];
   rules: readonly IgnoreRule[];
 }
 
@@ -42,7 +47,7 @@ export async function syncFingerprint(input: FingerprintInput, signal?: AbortSig
   for (const r of input.rules) field('rule', JSON.stringify(r));
 
   const inManifest = new Set(input.paths);
-  const gitDelta = head ? await gitChanged(input.localRoot, signal) : undefined;
+  const gitDelta = head ? await gitChanged(input.localRoot, input.untracked, signal) : undefined;
   // Without a usable HEAD or diff, every file counts as changed (and its mtime too).
   const changed = gitDelta ? gitDelta.filter((p) => inManifest.has(p)).sort() : input.paths;
   for (const p of changed) field('file', fileFacts(input.localRoot, p, !gitDelta));
@@ -74,12 +79,15 @@ async function gitHead(root: string, signal?: AbortSignal): Promise<string | und
   return res.code === 0 && /^[0-9a-f]{40,64}$/.test(sha) ? sha : undefined;
 }
 
-/** Paths under `root` (relative to it) that differ from HEAD: modified, staged, deleted, untracked. */
-async function gitChanged(root: string, signal?: AbortSignal): Promise<string[] | undefined> {
+/**
+ * Paths under `root` (relative to it) that differ from HEAD: modified, staged, deleted, untracked.
+ * Untracked ones come from the caller when it has just listed them.
+ */
+async function gitChanged(root: string, untracked: readonly string[] | undefined, signal?: AbortSignal): Promise<string[] | undefined> {
   const [diff, others] = await Promise.all([
     runProcess('git', ['-C', root, 'diff', '--name-only', '--no-renames', '--relative', '-z', 'HEAD', '--'], { signal }),
-    runProcess('git', ['-C', root, 'ls-files', '-z', '--others', '--exclude-standard'], { signal }),
+    untracked ? undefined : runProcess('git', ['-C', root, 'ls-files', '-z', '--others', '--exclude-standard'], { signal }),
   ]);
-  if (diff.code !== 0 || others.code !== 0) return undefined;
-  return [...new Set([...diff.stdout.split('\0'), ...others.stdout.split('\0')].filter(Boolean))];
+  if (diff.code !== 0 || (others && others.code !== 0)) return undefined;
+  return [...new Set([...diff.stdout.split('\0'), ...(others ? others.stdout.split('\0') : untracked!)].filter(Boolean))];
 }

@@ -21,6 +21,8 @@ export interface Manifest {
   paths: string[];
   bytes: number;
   git: boolean;
+  /** The paths above that git reports untracked (none outside git): the fingerprint's delta needs them. */
+  untracked: string[];
 }
 
 export function excludeRules(localRoot: string, excludes: readonly string[] = []): IgnoreRule[] {
@@ -38,6 +40,7 @@ export async function buildManifest(localRoot: string, excludes: readonly string
   const entries = fromGit ?? walk(localRoot, rules);
   const git = fromGit !== undefined;
   const paths: string[] = [];
+  const untracked: string[] = [];
   let bytes = 0;
   for (const e of entries) {
     if (isExcluded(rules, e.path, e.tracked)) continue;
@@ -49,10 +52,11 @@ export async function buildManifest(localRoot: string, excludes: readonly string
     }
     if (!st.isFile() && !st.isSymbolicLink()) continue; // submodule gitlinks and other directories
     paths.push(e.path);
+    if (git && !e.tracked) untracked.push(e.path);
     bytes += st.size;
   }
   paths.sort();
-  return { paths, bytes, git };
+  return { paths, bytes, git, untracked };
 }
 
 async function isGitTree(root: string, signal?: AbortSignal): Promise<boolean> {
