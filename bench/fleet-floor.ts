@@ -11,13 +11,17 @@ import { FLOOR_STEPS, type floorWorkflow } from './floor-workflow.js';
 import { drive, type Throughput } from './throughput.js';
 
 const SELF = fileURLToPath(import.meta.url);
+const CHILD_LIMIT_MS = 15 * 60_000;
 
 export async function floorInChild(address: string, namespace: string, queue: string, n: number, concurrency: number, upserts: number): Promise<Throughput> {
   const child = spawn(process.execPath, [SELF, address, namespace, queue, String(n), String(concurrency), String(upserts)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`floor process exited ${code}`);
+  // drive() stops starting after 10 minutes and each workflow is bounded below; this is the backstop.
+  const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_LIMIT_MS);
+  const code = await new Promise<number | string | null>((resolve) => child.on('close', (c, sig) => resolve(sig ?? c)));
+  clearTimeout(killer);
+  if (code !== 0) throw new Error(`floor process exited ${code}${code === 'SIGKILL' ? ` (killed after ${CHILD_LIMIT_MS / 60_000} minutes)` : ''}`);
   return JSON.parse(out.trim().split('\n').pop()!) as Throughput;
 }
 
@@ -37,7 +41,13 @@ async function main(address: string, namespace: string, queue: string, n: number
   try {
     const result = await drive(upserts ? `floor with ${upserts} upserts` : 'floor', n, concurrency, async (i) => {
       const workflowId = `floor-${queue}-${i}`;
-      const steps = await client.workflow.execute<typeof floorWorkflow>('floorWorkflow', { taskQueue: queue, workflowId, args: [upserts] });
+      const steps = await client.workflow.execute<typeof floorWorkflow>('floorWorkflow', {
+        taskQueue: queue,
+        workflowId,
+        args: [upserts],
+        // A floor workflow stuck in task retries fails the bench instead of hanging it.
+        workflowExecutionTimeout: '2 minutes',
+      });
       if (steps !== FLOOR_STEPS) throw new Error(`floor workflow ran ${steps} steps`);
       return workflowId;
     });

@@ -29,7 +29,7 @@ export function markdownTable(rows: Row[]): string {
     '| bench | measured | value | floor (same run) | ratio | target | met |',
     '|---|---|---|---|---|---|---|',
     ...rows.map((r) =>
-      `| ${r.bench} | ${r.metric} | ${fmt(r.value, r.unit)} | ${r.baselineLabel ? `${fmt(r.baseline, r.unit)} ${r.baselineLabel}` : ''} | ${r.ratio !== undefined && r.baseline !== undefined ? `${r.ratio}×` : ''} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
+      `| ${r.bench} | ${r.metric} | ${fmt(r.value, r.unit)} | ${r.baselineLabel ? `${fmt(r.baseline, r.baselineUnit ?? r.unit)} ${r.baselineLabel}` : ''} | ${r.ratio !== undefined && r.baseline !== undefined ? `${r.ratio}×` : ''} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
     ),
   ];
   return lines.join('\n');

@@ -23,8 +23,9 @@ export interface Row {
   metric: string;
   value: number;
   unit: string;
-  /** The floor measured in the same run, same unit. */
+  /** The floor measured in the same run, in `unit` unless `baselineUnit` says otherwise. */
   baseline?: number;
+  baselineUnit?: string;
   baselineLabel?: string;
   /** value / baseline (or value itself for absolute targets). */
   ratio?: number;

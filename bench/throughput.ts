@@ -11,10 +11,12 @@ export interface Throughput {
 
 /**
  * Run `one` n times, `concurrency` at a time, after an uncounted warm-up (JIT, sticky cache, server
- * tables). `one` resolves with the workflow id once its workflow has closed.
+ * tables) that ends with `afterWarmUp`. `one` resolves with the workflow id once its workflow has
+ * closed.
  */
-export async function drive(what: string, n: number, concurrency: number, one: (i: number) => Promise<string>): Promise<Throughput> {
+export async function drive(what: string, n: number, concurrency: number, one: (i: number) => Promise<string>, afterWarmUp?: () => void): Promise<Throughput> {
   await Promise.all(Array.from({ length: Math.min(20, concurrency) }, (_, i) => one(-i - 1)));
+  afterWarmUp?.();
   const out: Throughput = { latencies: [], ids: [], failed: 0, wall: 0 };
   log(`${what}: ${n}, ${concurrency} in flight`);
   let next = 0;
