@@ -30,6 +30,8 @@ export interface FingerprintInput {
    * work tree here (an untracked-files walk costs as much as the listing on a large tree).
    */
   untracked?: readonly string[];
+  /** HEAD as the manifest's git call saw it (null: no commit yet); looked up here when absent. */
+  head?: string | null;
   rules: readonly IgnoreRule[];
 }
 
@@ -41,13 +43,13 @@ export async function syncFingerprint(input: FingerprintInput, signal?: AbortSig
   };
   field('version', FINGERPRINT_VERSION);
   field('workdir', input.workdir);
-  const head = input.git ? await gitHead(input.localRoot, signal) : undefined;
+  const head = input.git ? (input.head === undefined ? await gitHead(input.localRoot, signal) : (input.head ?? undefined)) : undefined;
   field('head', head ?? '-');
   field('manifest', input.paths.map((p) => `${p}\0`).join(''));
   for (const r of input.rules) field('rule', JSON.stringify(r));
 
   const inManifest = new Set(input.paths);
-  const gitDelta = head ? await gitChanged(input.localRoot, input.untracked, signal) : undefined;
+  const gitDelta = head ? await gitChanged(input.localRoot, head, input.untracked, signal) : undefined;
   // Without a usable HEAD or diff, every file counts as changed (and its mtime too).
   const changed = gitDelta ? gitDelta.filter((p) => inManifest.has(p)).sort() : input.paths;
   for (const p of changed) field('file', fileFacts(input.localRoot, p, !gitDelta));
@@ -80,12 +82,14 @@ async function gitHead(root: string, signal?: AbortSignal): Promise<string | und
 }
 
 /**
- * Paths under `root` (relative to it) that differ from HEAD: modified, staged, deleted, untracked.
+ * Paths under `root` (relative to it) that differ from `head`: modified, staged, deleted, untracked.
  * Untracked ones come from the caller when it has just listed them.
  */
-async function gitChanged(root: string, untracked: readonly string[] | undefined, signal?: AbortSignal): Promise<string[] | undefined> {
+async function gitChanged(root: string, head: string, untracked: readonly string[] | undefined, signal?: AbortSignal): Promise<string[] | undefined> {
   const [diff, others] = await Promise.all([
-    runProcess('git', ['-C', root, 'diff', '--name-only', '--no-renames', '--relative', '-z', 'HEAD', '--'], { signal }),
+    // Against the commit hashed above, not whatever HEAD is by now: a commit made meanwhile must
+    // not leave a fingerprint of one commit with the changes measured from another.
+    runProcess('git', ['-C', root, 'diff', '--name-only', '--no-renames', '--relative', '-z', head, '--'], { signal }),
     untracked ? undefined : runProcess('git', ['-C', root, 'ls-files', '-z', '--others', '--exclude-standard'], { signal }),
   ]);
   if (diff.code !== 0 || (others && others.code !== 0)) return undefined;

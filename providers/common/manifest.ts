@@ -23,6 +23,8 @@ export interface Manifest {
   git: boolean;
   /** The paths above that git reports untracked (none outside git): the fingerprint's delta needs them. */
   untracked: string[];
+  /** The commit HEAD named when git listed the tree; null outside git or before the first commit. */
+  head: string | null;
 }
 
 export function excludeRules(localRoot: string, excludes: readonly string[] = []): IgnoreRule[] {
@@ -37,7 +39,7 @@ export function excludeRules(localRoot: string, excludes: readonly string[] = []
 export async function buildManifest(localRoot: string, excludes: readonly string[] = [], signal?: AbortSignal): Promise<Manifest> {
   const rules = excludeRules(localRoot, excludes);
   const fromGit = await gitEntries(localRoot, signal);
-  const entries = fromGit ?? walk(localRoot, rules);
+  const entries = fromGit?.entries ?? walk(localRoot, rules);
   const git = fromGit !== undefined;
   const paths: string[] = [];
   const untracked: string[] = [];
@@ -56,16 +58,24 @@ export async function buildManifest(localRoot: string, excludes: readonly string
     bytes += st.size;
   }
   paths.sort();
-  return { paths, bytes, git, untracked };
+  return { paths, bytes, git, untracked, head: fromGit?.head ?? null };
 }
 
-async function isGitTree(root: string, signal?: AbortSignal): Promise<boolean> {
-  const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree'], { signal });
-  return res.code === 0 && res.stdout.trim() === 'true';
+/**
+ * Whether `root` is in a git work tree, and its HEAD commit, in one git call (each spawn from a
+ * worker's large process costs 15-20 ms). rev-parse prints `true`/`false` first, then the commit;
+ * before the first commit it prints only `true` and exits 1; outside git it exits 128.
+ */
+async function gitTree(root: string, signal?: AbortSignal): Promise<{ head: string | null } | undefined> {
+  const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree', '--verify', '-q', 'HEAD'], { signal });
+  const [inside, sha] = res.stdout.split('\n');
+  if (inside !== 'true' || (res.code !== 0 && res.code !== 1)) return undefined;
+  return { head: res.code === 0 && sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null };
 }
 
-async function gitEntries(root: string, signal?: AbortSignal): Promise<ManifestEntry[] | undefined> {
-  if (!(await isGitTree(root, signal))) return undefined;
+async function gitEntries(root: string, signal?: AbortSignal): Promise<{ entries: ManifestEntry[]; head: string | null } | undefined> {
+  const tree = await gitTree(root, signal);
+  if (!tree) return undefined;
   // -t tags each path: H/h tracked, S/s skip-worktree, M unmerged, ? untracked.
   const res = await runProcess('git', ['-C', root, 'ls-files', '-z', '-t', '--cached', '--others', '--exclude-standard'], { signal });
   if (res.code !== 0) {
@@ -87,7 +97,7 @@ async function gitEntries(root: string, signal?: AbortSignal): Promise<ManifestE
       operation: 'sync',
     });
   }
-  return [...seen.values()];
+  return { entries: [...seen.values()], head: tree.head };
 }
 
 function walk(root: string, rules: readonly IgnoreRule[]): ManifestEntry[] {

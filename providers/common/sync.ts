@@ -64,7 +64,7 @@ export async function localSyncState(opts: Omit<SyncOptions, 'force'>, signal?: 
   const { workdir, metaDir } = remoteLayout(opts.target, opts.leaseId, opts.repoName);
   const manifest = await buildManifest(opts.localRoot, opts.excludes, signal);
   const fingerprint = await syncFingerprint(
-    { localRoot: opts.localRoot, workdir, paths: manifest.paths, git: manifest.git, untracked: manifest.untracked, rules: excludeRules(opts.localRoot, opts.excludes) },
+    { localRoot: opts.localRoot, workdir, paths: manifest.paths, git: manifest.git, untracked: manifest.untracked, head: manifest.head, rules: excludeRules(opts.localRoot, opts.excludes) },
     signal,
   );
   return { workdir, metaDir, manifest, fingerprint };
