@@ -64,12 +64,14 @@ export async function buildManifest(localRoot: string, excludes: readonly string
 /**
  * Whether `root` is in a git work tree, and its HEAD commit, in one git call (each spawn from a
  * worker's large process costs 15-20 ms). rev-parse prints `true`/`false` first, then the commit;
- * before the first commit it prints only `true` and exits 1; outside git it exits 128.
+ * before the first commit it prints only `true` and exits 1; outside git it prints nothing and
+ * exits 128. A work tree whose HEAD cannot be read (a broken ref) is still a git tree: its ignore
+ * rules hold, and the fingerprint then hashes every file.
  */
 async function gitTree(root: string, signal?: AbortSignal): Promise<{ head: string | null } | undefined> {
   const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree', '--verify', '-q', 'HEAD'], { signal });
   const [inside, sha] = res.stdout.split('\n');
-  if (inside !== 'true' || (res.code !== 0 && res.code !== 1)) return undefined;
+  if (inside !== 'true') return undefined;
   return { head: res.code === 0 && sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null };
 }
 
