@@ -4,7 +4,7 @@
  * excludes; then only paths that still exist locally (a deleted tracked file is not shipped).
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ProviderError } from '../errors.js';
 import { runProcess } from './exec.js';
 import { builtinRules, canPruneDir, isExcluded, parseRules, type IgnoreRule } from './ignore.js';
@@ -71,8 +71,27 @@ export async function buildManifest(localRoot: string, excludes: readonly string
 async function gitTree(root: string, signal?: AbortSignal): Promise<{ head: string | null } | undefined> {
   const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree', '--verify', '-q', 'HEAD'], { signal });
   const [inside, sha] = res.stdout.split('\n');
-  if (inside !== 'true') return undefined;
+  if (inside === 'false') return undefined; // inside a .git directory: walked, as before
+  if (inside !== 'true') {
+    // Not a repository, or one git refuses to read (dubious ownership, a broken config). A walk of
+    // the latter would ship what its .gitignore keeps out (.env files, keys): refuse instead.
+    const repo = enclosingGitEntry(root);
+    if (!repo) return undefined;
+    const why = res.stderr.trim().split('\n')[0] || `git exited ${res.code}`;
+    throw new ProviderError('invalid', `git cannot read the repository at ${repo} (${why}); fix that rather than sync it without its ignore rules`, {
+      provider: 'common',
+      operation: 'sync',
+    });
+  }
   return { head: res.code === 0 && sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null };
+}
+
+/** The nearest `.git` (directory or file) at or above `root`, if any. */
+function enclosingGitEntry(root: string): string | undefined {
+  for (let dir = resolve(root); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 async function gitEntries(root: string, signal?: AbortSignal): Promise<{ entries: ManifestEntry[]; head: string | null } | undefined> {
