@@ -261,7 +261,8 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       if (!cancelled && !badInput) state.requestRelease({ reason: 'box lost' }, 'box-lost');
       const expired = cancelled && (stopping === 'ttl' || stopping === 'idle' || stopping === 'budget');
       throw ApplicationFailure.create({
-        type: expired ? 'LeaseExpired' : cancelled ? 'RunCancelled' : 'RunLost',
+        // Bad input is the caller's to fix (exit 2), not a lost box (exit 7).
+        type: expired ? 'LeaseExpired' : cancelled ? 'RunCancelled' : badInput ? 'InvalidRun' : 'RunLost',
         message: expired
           ? `run ${runId} was stopped: the lease reached its ${stopping === 'ttl' ? 'maximum lifetime' : stopping === 'budget' ? `budget of $${input.maxCost}` : 'idle timeout'}`
           : cancelled

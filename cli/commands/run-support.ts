@@ -39,6 +39,7 @@ export function runFailureExit(err: unknown, interrupted: boolean): { code: numb
   if (interrupted || type === 'RunCancelled') return { code: ExitCode.interrupted, message: 'run cancelled' };
   if (type === 'LeaseExpired') return { code: ExitCode.timeout, message };
   if (type === 'RunLost') return { code: ExitCode.transport, message };
+  if (type === 'InvalidRun') return { code: ExitCode.config, message };
   if (err instanceof WorkflowUpdateFailedError || type) return { code: ExitCode.provider, message };
   return { code: ExitCode.internal, message };
 }

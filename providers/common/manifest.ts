@@ -4,8 +4,9 @@
  * excludes; then only paths that still exist locally (a deleted tracked file is not shipped).
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ProviderError } from '../errors.js';
+import { childEnv } from './child-env.js';
 import { runProcess } from './exec.js';
 import { builtinRules, canPruneDir, isExcluded, parseRules, type IgnoreRule } from './ignore.js';
 
@@ -63,35 +64,29 @@ export async function buildManifest(localRoot: string, excludes: readonly string
 
 /**
  * Whether `root` is in a git work tree, and its HEAD commit, in one git call (each spawn from a
- * worker's large process costs 15-20 ms). rev-parse prints `true`/`false` first, then the commit;
- * before the first commit it prints only `true` and exits 1; outside git it prints nothing and
- * exits 128. A work tree whose HEAD cannot be read (a broken ref) is still a git tree: its ignore
- * rules hold, and the fingerprint then hashes every file.
+ * worker's large process costs 15-20 ms). rev-parse prints `true`/`false` twice (in a work tree,
+ * in a git directory), then the commit. Before the first commit it exits 1; a work tree whose HEAD
+ * cannot be read (a broken ref) is still a git tree: its ignore rules hold, and the fingerprint
+ * then hashes every file. Outside any repository git says so (exit 128) and the tree is walked.
+ * Any other refusal (dubious ownership, a broken config, a work tree configured bare) fails: a walk
+ * would ship what the repository's .gitignore keeps out (.env files, keys).
  */
 async function gitTree(root: string, signal?: AbortSignal): Promise<{ head: string | null } | undefined> {
-  const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree', '--verify', '-q', 'HEAD'], { signal });
-  const [inside, sha] = res.stdout.split('\n');
-  if (inside === 'false') return undefined; // inside a .git directory: walked, as before
-  if (inside !== 'true') {
-    // Not a repository, or one git refuses to read (dubious ownership, a broken config). A walk of
-    // the latter would ship what its .gitignore keeps out (.env files, keys): refuse instead.
-    const repo = enclosingGitEntry(root);
-    if (!repo) return undefined;
-    const why = res.stderr.trim().split('\n')[0] || `git exited ${res.code}`;
-    throw new ProviderError('invalid', `git cannot read the repository at ${repo} (${why}); fix that rather than sync it without its ignore rules`, {
-      provider: 'common',
-      operation: 'sync',
-    });
-  }
-  return { head: res.code === 0 && sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null };
-}
-
-/** The nearest `.git` (directory or file) at or above `root`, if any. */
-function enclosingGitEntry(root: string): string | undefined {
-  for (let dir = resolve(root); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    if (dirname(dir) === dir) return undefined;
-  }
+  // C locale: git's "not a git repository" is read below.
+  const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree', '--is-inside-git-dir', '--verify', '-q', 'HEAD'], {
+    signal,
+    env: childEnv({ LC_ALL: 'C' }),
+  });
+  const [inWorkTree, inGitDir, sha] = res.stdout.split('\n');
+  if (inWorkTree === 'true') return { head: res.code === 0 && sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null };
+  if (inWorkTree === 'false' && inGitDir === 'true') return undefined; // a .git or bare directory itself: walked, as before
+  if (!inWorkTree && /^fatal: not a git repository/m.test(res.stderr)) return undefined;
+  const why = res.stderr.trim().split('\n')[0] || (inWorkTree === 'false' ? 'git sees no work tree here (core.bare?)' : `git exited ${res.code}`);
+  const hint = /dubious ownership/.test(res.stderr) ? '; if it is yours, run: git config --global --add safe.directory <that repository>' : '';
+  throw new ProviderError('invalid', `git cannot read the repository holding ${root} (${why})${hint}; not syncing it without its ignore rules`, {
+    provider: 'common',
+    operation: 'sync',
+  });
 }
 
 async function gitEntries(root: string, signal?: AbortSignal): Promise<{ entries: ManifestEntry[]; head: string | null } | undefined> {

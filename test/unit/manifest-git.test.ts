@@ -1,16 +1,17 @@
 /**
  * A repository git refuses to read is not synced as a plain directory: a walk would ship what its
- * .gitignore keeps out.
+ * .gitignore keeps out. A directory git rightly says is in no repository is walked.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildManifest } from '../../providers/common/manifest.js';
 
 afterEach(() => {
   delete process.env.GIT_TEST_ASSUME_DIFFERENT_OWNER;
+  delete process.env.GIT_CEILING_DIRECTORIES;
 });
 
 function repoWithSecret(): string {
@@ -24,20 +25,52 @@ function repoWithSecret(): string {
   return repo;
 }
 
-describe('manifest of a repository git will not read', () => {
-  it('refuses (dubious ownership) instead of walking past .gitignore, from the root or a subdirectory', async () => {
+/** A directory with one file, and git told not to look above its parent. */
+function plainDir(parent: string, name = 'plain'): string {
+  const dir = join(parent, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'a.txt'), 'a\n');
+  return dir;
+}
+
+describe('manifest and what git will read', () => {
+  it('refuses a repository git will not read (dubious ownership), from its root, a subdirectory or a symlink', async () => {
     const repo = repoWithSecret();
     expect((await buildManifest(repo)).paths).toEqual(['.gitignore', 'app.ts', 'sub/b.ts']);
+    const link = join(dirname(repo), 'link-to-sub');
+    symlinkSync(join(repo, 'sub'), link);
     // git's own switch for "this repository belongs to someone else" (safe.directory checks).
     process.env.GIT_TEST_ASSUME_DIFFERENT_OWNER = '1';
-    await expect(buildManifest(repo)).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/git cannot read the repository at .*dubious ownership/) });
-    await expect(buildManifest(join(repo, 'sub'))).rejects.toMatchObject({ kind: 'invalid' });
+    for (const root of [repo, join(repo, 'sub'), link]) {
+      await expect(buildManifest(root), root).rejects.toMatchObject({
+        kind: 'invalid',
+        message: expect.stringMatching(/git cannot read the repository holding .*dubious ownership.*safe\.directory/),
+      });
+    }
   });
 
-  it('still walks a directory that is in no repository', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dbx-manifest-plain-'));
-    writeFileSync(join(dir, 'a.txt'), 'a\n');
+  it('refuses a work tree configured bare, whose ignore rules git no longer applies', async () => {
+    const repo = repoWithSecret();
+    execFileSync('git', ['-C', repo, 'config', 'core.bare', 'true']);
+    await expect(buildManifest(repo)).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/no work tree/) });
+  });
+
+  it('walks what git says is in no repository: a plain directory, below a ceiling, below an empty .git', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'dbx-manifest-plain-'));
+    process.env.GIT_CEILING_DIRECTORIES = base;
     process.env.GIT_TEST_ASSUME_DIFFERENT_OWNER = '1';
-    expect(await buildManifest(dir)).toMatchObject({ git: false, paths: ['a.txt'] });
+    expect(await buildManifest(plainDir(base))).toMatchObject({ git: false, paths: ['a.txt'] });
+
+    // A repository above, with git told not to look past `work`.
+    const top = join(base, 'top');
+    execFileSync('git', ['init', '-q', top]);
+    delete process.env.GIT_TEST_ASSUME_DIFFERENT_OWNER;
+    process.env.GIT_CEILING_DIRECTORIES = join(top, 'work');
+    expect(await buildManifest(plainDir(join(top, 'work'), 'proj'))).toMatchObject({ git: false, paths: ['a.txt'] });
+
+    // An empty .git directory above is no repository to git either.
+    process.env.GIT_CEILING_DIRECTORIES = base;
+    mkdirSync(join(base, 'empty', '.git'), { recursive: true });
+    expect(await buildManifest(plainDir(join(base, 'empty'), 'sub'))).toMatchObject({ git: false, paths: ['a.txt'] });
   });
 });

@@ -9,6 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withStartLease, leaseStartOptions } from '../../cli/lease-client.js';
+import { runFailureExit } from '../../cli/commands/run-support.js';
+import { ExitCode } from '../../cli/exit-codes.js';
 import { LEASE_WORKFLOW_TYPE, releaseSignal, runUpdate, statusQuery, touchSignal } from '../../workflows/messages.js';
 import { workflowBundle } from '../support/workflow-bundle.js';
 import { recordHistory } from '../support/record-history.js';
@@ -259,6 +261,30 @@ describe('leaseWorkflow', () => {
       await recordHistory('runs-and-rejections', handle);
     });
   });
+  it('a run that fails on bad input (a tree git will not read) fails as InvalidRun and keeps the lease', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    const overrides: Partial<Activities> = {
+      async syncWorkdir() {
+        throw ApplicationFailure.create({ type: 'Provider.invalid', message: 'git cannot read the repository holding /r', nonRetryable: true });
+      },
+    };
+    await withWorker(rec, overrides, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false });
+      const handle = await client.workflow.start(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
+      await waitForPhase(handle, 'ready');
+      const err = await handle.executeUpdate(runUpdate, { args: [{ argv: ['true'], localRoot: '/r' }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe('InvalidRun');
+      expect(cause.message).toMatch(/git cannot read the repository/);
+      expect(runFailureExit(err, false).code).toBe(ExitCode.config);
+      expect((await handle.query(statusQuery)).phase).toBe('ready');
+      expect(rec.releases).toEqual([]);
+      await handle.signal(releaseSignal, {});
+      await handle.result();
+    });
+  });
+
   it('a tree synced before is checked in the run itself; a stale one is synced, then run with the same id', async () => {
     const rec: Recorder = { calls: [], releases: [] };
     const checks: Array<string | undefined> = [];
