@@ -7,7 +7,7 @@ export const ExitCode = {
   ok: 0,
   /** Unexpected internal error. */
   internal: 1,
-  /** Bad flags or config: nothing was created. */
+  /** Bad flags or config: nothing was created. Also a run refused as bad input (the lease stays). */
   config: 2,
   /** No lease with that id or slug. */
   notFound: 3,
