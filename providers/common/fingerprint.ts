@@ -25,13 +25,10 @@ export interface FingerprintInput {
   /** Manifest paths (sorted, relative). */
   paths: readonly string[];
   git: boolean;
-  /**
-   * Manifest paths git reported untracked when it listed them, which saves a second walk of the
-   * work tree here (an untracked-files walk costs as much as the listing on a large tree).
-   */
-  untracked?: readonly string[];
-  /** HEAD as the manifest's git call saw it (null: no commit yet); looked up here when absent. */
-  head?: string | null;
+  /** Manifest paths git reported untracked when it listed them (the manifest's `untracked`). */
+  untracked: readonly string[];
+  /** HEAD as the manifest's git call saw it (null: no commit yet, or not git). */
+  head: string | null;
   rules: readonly IgnoreRule[];
 }
 
@@ -43,7 +40,7 @@ export async function syncFingerprint(input: FingerprintInput, signal?: AbortSig
   };
   field('version', FINGERPRINT_VERSION);
   field('workdir', input.workdir);
-  const head = input.git ? (input.head === undefined ? await gitHead(input.localRoot, signal) : (input.head ?? undefined)) : undefined;
+  const head = input.git ? (input.head ?? undefined) : undefined;
   field('head', head ?? '-');
   field('manifest', input.paths.map((p) => `${p}\0`).join(''));
   for (const r of input.rules) field('rule', JSON.stringify(r));
@@ -75,23 +72,14 @@ function fileFacts(root: string, rel: string, withMtime: boolean): string {
   return `${rel}\0${st.mode.toString(8)}\0${st.size}\0${withMtime ? st.mtimeMs : ''}\0${content}`;
 }
 
-async function gitHead(root: string, signal?: AbortSignal): Promise<string | undefined> {
-  const res = await runProcess('git', ['-C', root, 'rev-parse', '--verify', '-q', 'HEAD'], { signal });
-  const sha = res.stdout.trim();
-  return res.code === 0 && /^[0-9a-f]{40,64}$/.test(sha) ? sha : undefined;
-}
-
 /**
- * Paths under `root` (relative to it) that differ from `head`: modified, staged, deleted, untracked.
- * Untracked ones come from the caller when it has just listed them.
+ * Paths under `root` (relative to it) that differ from `head`: modified, staged, deleted, and the
+ * untracked ones the manifest's listing reported (no second walk of the work tree).
  */
-async function gitChanged(root: string, head: string, untracked: readonly string[] | undefined, signal?: AbortSignal): Promise<string[] | undefined> {
-  const [diff, others] = await Promise.all([
-    // Against the commit hashed above, not whatever HEAD is by now: a commit made meanwhile must
-    // not leave a fingerprint of one commit with the changes measured from another.
-    runProcess('git', ['-C', root, 'diff', '--name-only', '--no-renames', '--relative', '-z', head, '--'], { signal }),
-    untracked ? undefined : runProcess('git', ['-C', root, 'ls-files', '-z', '--others', '--exclude-standard'], { signal }),
-  ]);
-  if (diff.code !== 0 || (others && others.code !== 0)) return undefined;
-  return [...new Set([...diff.stdout.split('\0'), ...(others ? others.stdout.split('\0') : untracked!)].filter(Boolean))];
+async function gitChanged(root: string, head: string, untracked: readonly string[], signal?: AbortSignal): Promise<string[] | undefined> {
+  // Against the commit hashed above, not whatever HEAD is by now: a commit made meanwhile must not
+  // leave a fingerprint of one commit with the changes measured from another.
+  const diff = await runProcess('git', ['-C', root, 'diff', '--name-only', '--no-renames', '--relative', '-z', head, '--'], { signal });
+  if (diff.code !== 0) return undefined;
+  return [...new Set([...diff.stdout.split('\0'), ...untracked].filter(Boolean))];
 }

@@ -25,6 +25,25 @@ async function fingerprint(root: string, head?: string | null) {
   return { manifest: m, fp: await syncFingerprint({ localRoot: root, workdir: '/w', paths: m.paths, git: m.git, untracked: m.untracked, head: head === undefined ? m.head : head, rules: excludeRules(root) }) };
 }
 
+/**
+ * `moved`: commit a with f = 1, then f = 2 in the work tree (not committed). `still`: a clone at a
+ * holding the same files, so f differs from a there too.
+ */
+function twoTrees(): { dir: string; moved: string; still: string; a: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'dbx-fp-head-'));
+  const moved = join(dir, 'moved');
+  execFileSync('git', ['init', '-q', moved]);
+  writeFileSync(join(moved, 'f.txt'), '1\n');
+  git(moved, 'add', '-A');
+  git(moved, 'commit', '-q', '-m', 'a');
+  const a = git(moved, 'rev-parse', 'HEAD');
+  writeFileSync(join(moved, 'f.txt'), '2\n');
+  const still = join(dir, 'still');
+  execFileSync('git', ['clone', '-q', moved, still]);
+  writeFileSync(join(still, 'f.txt'), '2\n');
+  return { dir, moved, still, a };
+}
+
 describe('sync fingerprint and HEAD', () => {
   it('reads HEAD with the work-tree check, and null before the first commit or outside git', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbx-fp-head-'));
@@ -61,17 +80,7 @@ describe('sync fingerprint and HEAD', () => {
   });
 
   it('a commit landing between the manifest and the diff does not mix two commits', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dbx-fp-head-'));
-    const moved = join(dir, 'moved');
-    execFileSync('git', ['init', '-q', moved]);
-    writeFileSync(join(moved, 'f.txt'), '1\n');
-    git(moved, 'add', '-A');
-    git(moved, 'commit', '-q', '-m', 'a');
-    const a = git(moved, 'rev-parse', 'HEAD');
-    writeFileSync(join(moved, 'f.txt'), '2\n');
-    const still = join(dir, 'still');
-    execFileSync('git', ['clone', '-q', moved, still]);
-    writeFileSync(join(still, 'f.txt'), '2\n');
+    const { dir, moved, still, a } = twoTrees();
     const opts = { target, leaseId: 'dbx_000000000001', repoName: 'repo' };
     const expected = (await localSyncState({ ...opts, localRoot: still })).fingerprint;
 
@@ -99,22 +108,9 @@ describe('sync fingerprint and HEAD', () => {
   });
 
   it('counts changes from the commit it hashes, not from a HEAD that moved meanwhile', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dbx-fp-head-'));
-    const moved = join(dir, 'moved');
-    execFileSync('git', ['init', '-q', moved]);
-    writeFileSync(join(moved, 'f.txt'), '1\n');
-    git(moved, 'add', '-A');
-    git(moved, 'commit', '-q', '-m', 'a');
-    const a = git(moved, 'rev-parse', 'HEAD');
+    const { moved, still, a } = twoTrees();
     // The sync read HEAD = a; then a commit of f's new content landed before the diff ran.
-    writeFileSync(join(moved, 'f.txt'), '2\n');
     git(moved, 'commit', '-q', '-am', 'b');
-
-    // The same files, still at a: f differs from a there.
-    const still = join(dir, 'still');
-    execFileSync('git', ['clone', '-q', moved, still]);
-    git(still, 'checkout', '-q', a);
-    writeFileSync(join(still, 'f.txt'), '2\n');
 
     const atA = await fingerprint(still);
     expect(atA.manifest.head).toBe(a);
