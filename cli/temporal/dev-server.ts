@@ -109,6 +109,12 @@ export function startDevArgs(o: { dbFile?: string; port: number; uiPort?: number
   args.push(
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    // The dev server turns this on so a newly created search attribute is usable at once; it makes
+    // every search-attribute type lookup (each upsert, each visibility write) re-read the cluster
+    // metadata from SQLite. With SQL visibility that map is fixed at setup (a created attribute is
+    // a namespace alias, refreshed by the namespace registry), so the re-reads buy nothing here.
+    // Measured: bench 5 from 10.7 to 15.9 leases/s.
+    '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false',
   );
   return args;
 }
