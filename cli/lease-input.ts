@@ -8,15 +8,20 @@ import { SLUG, newLeaseId, uniqueSlug } from './lease-ids.js';
 import { slugTaken } from './lease-client.js';
 import { ownerName, type RepoContext } from './repo-context.js';
 
+/** A `--slug` flag's format: checked before anything is started (an embedded server included). */
+export function checkSlugFlag(slug: string | undefined): void {
+  if (slug !== undefined && !SLUG.test(slug)) {
+    throw new ConfigError(`--slug ${JSON.stringify(slug)}: use 3-40 lowercase letters, digits and dashes, starting with a letter`);
+  }
+}
+
 export async function newLeaseInput(
   client: Client,
   loaded: LoadedConfig,
   repo: RepoContext,
   opts: { slug?: string; releaseAfterRun: boolean },
 ): Promise<LeaseInput> {
-  if (opts.slug !== undefined && !SLUG.test(opts.slug)) {
-    throw new ConfigError(`--slug ${JSON.stringify(opts.slug)}: use 3-40 lowercase letters, digits and dashes, starting with a letter`);
-  }
+  checkSlugFlag(opts.slug);
   const { config } = loaded;
   const slug = await uniqueSlug((s) => slugTaken(client, s), opts.slug).catch((err: Error) => {
     throw new ConfigError(err.message);

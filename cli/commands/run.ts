@@ -14,7 +14,7 @@ import { forwardedEnv } from '../env-forward.js';
 import { ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { newRunId } from '../lease-ids.js';
-import { newLeaseInput } from '../lease-input.js';
+import { checkSlugFlag, newLeaseInput } from '../lease-input.js';
 import { resumeOperation } from '../lease-resume.js';
 import { resolveLease, withStartLease, type LeaseHandle } from '../lease-client.js';
 import { makeOutput, type Output } from '../output.js';
@@ -63,6 +63,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   const loaded = loadConfig({ flags: leaseConfigFlags(opts), extraEnv: opts.env, repoRoot: repo.root });
   const timeoutMs = durationFlag('--timeout', opts.timeout);
   if (opts.id && (opts.slug || opts.keep)) throw new ConfigError('--slug and --keep apply to a new lease, not to --id');
+  checkSlugFlag(opts.slug);
   trace('config loaded');
   const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
   trace('connected');

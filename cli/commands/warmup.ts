@@ -5,7 +5,7 @@ import { CliError, ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { leaseStartOptions, leaseStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
 import { resumeStartOptions } from '../lease-resume.js';
-import { newLeaseInput } from '../lease-input.js';
+import { checkSlugFlag, newLeaseInput } from '../lease-input.js';
 import { makeOutput } from '../output.js';
 import { repoContext } from '../repo-context.js';
 import { connectTemporal } from '../temporal/connect.js';
@@ -24,6 +24,7 @@ export function warmupCommand(): Command {
     const g = command.optsWithGlobals() as LeaseConfigFlags & { slug?: string; id?: string; json?: boolean; quiet?: boolean };
     const out = makeOutput(g);
     if (g.id && g.slug) throw new ConfigError('--slug names a new lease; --id resumes an existing one');
+    checkSlugFlag(g.slug);
     const repo = repoContext();
     const loaded = loadConfig({ flags: leaseConfigFlags(g), extraEnv: g.env, repoRoot: repo.root });
     const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));

@@ -3,7 +3,8 @@
  * local provider's real sshd, real rsync. Also proves that secrets never reach workflow history or
  * any process's argv.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CliHarness, makeRepo } from '../support/cli-harness.js';
@@ -149,6 +150,27 @@ describe('durabox run (local provider, built CLI)', () => {
     const before = existsSync(boxes) ? readdirSync(boxes).length : 0;
     await h.run(['run', '--idle', '0s', '--', 'true'], { cwd: repo });
     expect(existsSync(boxes) ? readdirSync(boxes).length : 0).toBe(before);
+  });
+
+  it('on the embedded default, bad flags start neither the dev server nor the worker', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'durabox-embedded-bad-'));
+    // No cluster: the CLI would start its own server and worker under `state` if it got that far.
+    // A binary that does not exist makes such a start fail with another exit code as well.
+    const env = { TEMPORAL_ADDRESS: undefined, DURABOX_STATE_DIR: state, DURABOX_TEMPORAL_CLI: join(state, 'no-temporal'), DURABOX_TEMPORAL_PORT: '1', DURABOX_UI_PORT: '2' };
+    const cases: Array<[string[], RegExp]> = [
+      [['run', '--slug', 'x', '--', 'true'], /--slug "x"/],
+      [['warmup', '--slug', 'Not_A_Slug'], /--slug "Not_A_Slug"/],
+      [['run', '--release', 'explode', '--', 'true'], /release/],
+    ];
+    for (const [args, pattern] of cases) {
+      const res = await h.run(args, { env });
+      expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(2);
+      expect(res.stderr.trim().split('\n')).toHaveLength(1);
+      expect(res.stderr).toMatch(pattern);
+    }
+    const made = existsSync(join(state, 'temporal')) ? readdirSync(join(state, 'temporal')) : [];
+    expect(made.filter((f) => /server\.(pid|json)|durabox\.sqlite/.test(f))).toEqual([]);
+    expect(existsSync(join(state, 'worker', 'worker.pid'))).toBe(false);
   });
 
   it('warmup, list, doctor, Web UI facts, and a cancelled lease still releases its box', async () => {
