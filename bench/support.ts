@@ -156,6 +156,8 @@ export function smallTree(n: number): (write: (p: string, body: string) => void)
 
 export interface ServerHandle {
   address: string;
+  /** The frontend's HTTP API, `http://127.0.0.1:<port>`. */
+  httpUrl: string;
   namespace: string;
   stop(): Promise<void>;
 }
@@ -165,11 +167,13 @@ export async function startServer(dir: string): Promise<ServerHandle> {
   const binary = await findTemporalCli({ install: false });
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
+  let httpPort = await freePort();
+  while (httpPort === port) httpPort = await freePort();
   const namespace = 'default';
   const logFd = openSync(join(dir, 'temporal.log'), 'a');
   // DURABOX_BENCH_DB=memory: SQLite in memory, to tell the server's disk writes apart from the rest.
   const dbFile = process.env.DURABOX_BENCH_DB === 'memory' ? undefined : join(dir, 'bench.sqlite');
-  const child = spawn(binary, startDevArgs({ dbFile, port, namespace, headless: true }), {
+  const child = spawn(binary, startDevArgs({ dbFile, port, httpPort, namespace, headless: true }), {
     cwd: dir,
     stdio: ['ignore', logFd, logFd],
   });
@@ -187,6 +191,7 @@ export async function startServer(dir: string): Promise<ServerHandle> {
   await ensureSearchAttributes(address, namespace);
   return {
     address,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     namespace,
     stop: async () => {
       if (exited) return;
@@ -223,6 +228,8 @@ export class Bench {
       ...clean,
       TEMPORAL_ADDRESS: this.server.address,
       TEMPORAL_NAMESPACE: this.server.namespace,
+      // As a fleet's CLIs are told where the cluster's HTTP API is.
+      DURABOX_TEMPORAL_HTTP: this.server.httpUrl,
       DURABOX_STATE_DIR: this.stateDir,
       DURABOX_TASK_QUEUE: this.taskQueue,
       DURABOX_CONFIG: join(this.dir, 'no-user-config.yaml'),

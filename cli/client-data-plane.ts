@@ -17,10 +17,9 @@ import { shellQuote, sshExec } from '../providers/common/remote.js';
 import { followStream, localRunFiles, remoteRunDir } from '../providers/common/remote-run.js';
 import { stateDirExcludes } from '../providers/common/state-dir.js';
 import { syncTree } from '../providers/common/sync.js';
-import { clientAccessUpdate, type ClientSyncReport } from '../workflows/messages.js';
+import type { ClientAccess, ClientAccessRequest, ClientSyncReport } from '../workflows/messages.js';
 import { CliError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
-import type { LeaseHandle } from './lease-client.js';
 import { runLogPaths } from './run-output.js';
 
 export interface BoxAccess {
@@ -29,17 +28,20 @@ export interface BoxAccess {
   repoName: string;
 }
 
+/** The lease's `client-access` update, sent by whichever client the command holds. */
+export type AskAccess = (req: ClientAccessRequest) => Promise<ClientAccess>;
+
 /** This machine's SSH access to the lease's box: asked for once, reused for sync and output. */
-export function clientAccess(handle: Promise<LeaseHandle>, leaseId: string): () => Promise<BoxAccess> {
+export function clientAccess(ask: AskAccess, leaseId: string): () => Promise<BoxAccess> {
   let pending: Promise<BoxAccess> | undefined;
-  return () => (pending ??= handle.then((h) => requestAccess(h, leaseId)));
+  return () => (pending ??= requestAccess(ask, leaseId));
 }
 
-async function requestAccess(handle: LeaseHandle, leaseId: string): Promise<BoxAccess> {
+async function requestAccess(ask: AskAccess, leaseId: string): Promise<BoxAccess> {
   const key = await ensureLeaseKey(leaseId);
   // Only `type base64`: the worker appends it to authorized_keys, so no comment or options travel.
   const publicKey = key.publicKey.trim().split(/\s+/).slice(0, 2).join(' ');
-  const access = await handle.executeUpdate(clientAccessUpdate, { args: [{ publicKey }] });
+  const access = await ask({ publicKey });
   if (access.target.hostKeys.length === 0) {
     throw new CliError(`lease ${leaseId} has no pinned host key yet; refusing to trust the box from here`, ExitCode.transport);
   }

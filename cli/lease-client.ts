@@ -9,7 +9,7 @@ import type { leaseWorkflow } from '../workflows/lease.js';
 import { LEASE_WORKFLOW_TYPE, leaseWorkflowId, statusQuery, type LeaseInput, type LeaseStatus } from '../workflows/messages.js';
 import { ExpiresAtKey, LeaseIdKey, OwnerKey, ProviderKey, RepoKey, SlugKey, StateKey } from '../workflows/search-attributes.js';
 import { LeaseNotFoundError } from './errors.js';
-import { LEASE_ID } from './lease-ids.js';
+import { quoteValue as q, slugQuery, workflowIdOfRef } from './lease-refs.js';
 
 export type LeaseHandle = WorkflowHandle<typeof leaseWorkflow>;
 
@@ -49,11 +49,8 @@ export function withStartLease(input: LeaseInput, taskQueue: string) {
   return new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, leaseStartOptions(input, taskQueue));
 }
 
-/** Quote a value for a visibility query. */
-const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
 export async function slugTaken(client: Client, slug: string): Promise<boolean> {
-  for await (const _ of client.workflow.list({ query: `WorkflowType = ${q(LEASE_WORKFLOW_TYPE)} AND DuraboxSlug = ${q(slug)} AND ExecutionStatus = 'Running'`, pageSize: 1 })) {
+  for await (const _ of client.workflow.list({ query: `${slugQuery(slug)} AND ExecutionStatus = 'Running'`, pageSize: 1 })) {
     return true;
   }
   return false;
@@ -61,12 +58,10 @@ export async function slugTaken(client: Client, slug: string): Promise<boolean> 
 
 /** `dbx_…`, `lease-dbx_…` or a slug → the lease's workflow handle (a running lease wins over closed ones). */
 export async function resolveLease(client: Client, ref: string): Promise<LeaseHandle> {
-  let workflowId: string | undefined;
-  if (LEASE_ID.test(ref)) workflowId = leaseWorkflowId(ref);
-  else if (/^lease-dbx_[0-9a-f]{12}$/.test(ref)) workflowId = ref;
-  else {
+  let workflowId = workflowIdOfRef(ref);
+  if (!workflowId) {
     let closed: string | undefined;
-    for await (const wf of client.workflow.list({ query: `WorkflowType = ${q(LEASE_WORKFLOW_TYPE)} AND DuraboxSlug = ${q(ref)}` })) {
+    for await (const wf of client.workflow.list({ query: slugQuery(ref) })) {
       if (wf.status.name === 'RUNNING') {
         workflowId = wf.workflowId;
         break;

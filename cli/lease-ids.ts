@@ -1,5 +1,6 @@
 /** Lease ids (`dbx_` + 12 hex), run ids, and human slugs (adjective-noun). */
 import { randomBytes, randomInt } from 'node:crypto';
+import { ConfigError } from './errors.js';
 
 export const LEASE_ID = /^dbx_[0-9a-f]{12}$/;
 export const SLUG = /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/;
@@ -37,4 +38,11 @@ export async function uniqueSlug(taken: (slug: string) => Promise<boolean>, want
   }
   const base = randomSlug();
   for (let n = 2; ; n++) if (!(await taken(`${base}-${n}`))) return `${base}-${n}`;
+}
+
+/** A `--slug` flag's format: checked before anything is started (an embedded server included). */
+export function checkSlugFlag(slug: string | undefined): void {
+  if (slug !== undefined && !SLUG.test(slug)) {
+    throw new ConfigError(`--slug ${JSON.stringify(slug)}: use 3-40 lowercase letters, digits and dashes, starting with a letter`);
+  }
 }

@@ -4,16 +4,9 @@ import type { LeaseInput } from '../workflows/messages.js';
 import type { LoadedConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { getRegistration } from '../providers/registry.js';
-import { SLUG, newLeaseId, uniqueSlug } from './lease-ids.js';
+import { checkSlugFlag, newLeaseId, uniqueSlug } from './lease-ids.js';
 import { slugTaken } from './lease-client.js';
 import { ownerName, type RepoContext } from './repo-context.js';
-
-/** A `--slug` flag's format: checked before anything is started (an embedded server included). */
-export function checkSlugFlag(slug: string | undefined): void {
-  if (slug !== undefined && !SLUG.test(slug)) {
-    throw new ConfigError(`--slug ${JSON.stringify(slug)}: use 3-40 lowercase letters, digits and dashes, starting with a letter`);
-  }
-}
 
 export async function newLeaseInput(
   client: Client,

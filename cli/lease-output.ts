@@ -5,8 +5,7 @@
  * two is decided from the lease's status once a worker has claimed it and the box is up, or from
  * the run's result if that comes first.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { failureType } from '../workflows/describe.js';
 import { followRemoteRun, type BoxAccess, type RemoteFollower } from './client-data-plane.js';
 import type { LeaseStatus } from '../workflows/messages.js';
 import type { StatusFeed } from './lease-status-feed.js';
@@ -76,6 +75,5 @@ export function followLeaseOutput(feed: StatusFeed, leaseId: string, runId: stri
 
 /** The run was refused because its tree is on this machine and the lease's worker is not. */
 export function isSyncFromClient(err: unknown): boolean {
-  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.type === 'SyncFromClient';
+  return failureType(err) === 'SyncFromClient';
 }

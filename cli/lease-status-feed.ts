@@ -6,11 +6,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LeaseStatus } from '../workflows/messages.js';
-import { queryStatus, type LeaseHandle } from './lease-client.js';
+
+/** One status query, given up when `signal` fires (the gRPC or the HTTP client's). */
+export type StatusQuery = (signal: AbortSignal) => Promise<LeaseStatus>;
 
 /**
  * Called with each answer (undefined when the query failed); returns true when it has seen enough.
- * `last` is set on the final call, when the feed stops or the lease cannot be addressed at all.
+ * `last` is set on the final call, when the feed stops.
  */
 export type StatusListener = (status: LeaseStatus | undefined, last: boolean) => boolean;
 
@@ -29,7 +31,7 @@ function deliver(l: StatusListener, status: LeaseStatus | undefined, last: boole
   }
 }
 
-export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): StatusFeed {
+export function statusFeed(query: StatusQuery, intervalMs = 300): StatusFeed {
   const listeners = new Set<StatusListener>();
   const abort = new AbortController();
   let loop: Promise<void> | undefined;
@@ -39,12 +41,9 @@ export function statusFeed(handle: Promise<LeaseHandle>, intervalMs = 300): Stat
     listeners.clear();
     for (const l of left) deliver(l, undefined, true);
   };
-  const stopped = new Promise<undefined>((resolve) => abort.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
   const run = async () => {
-    const h = await Promise.race([handle.catch(() => undefined), stopped]);
-    if (!h) return endAll();
     while (listeners.size > 0 && !abort.signal.aborted) {
-      const st = await queryStatus(h, abort.signal).catch(() => undefined);
+      const st = await query(abort.signal).catch(() => undefined);
       if (abort.signal.aborted) return;
       for (const l of [...listeners]) if (deliver(l, st, false)) listeners.delete(l);
       if (listeners.size === 0) return;

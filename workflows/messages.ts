@@ -6,9 +6,9 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BoxIdentity, ReleaseAction, SshTarget } from '../providers/adapter.js';
+import { MESSAGE_NAMES as N } from './lease-names.js';
 
-export const TASK_QUEUE_DEFAULT = 'durabox';
-export const LEASE_WORKFLOW_TYPE = 'leaseWorkflow';
+export { LEASE_WORKFLOW_TYPE, TASK_QUEUE_DEFAULT, leaseWorkflowId } from './lease-names.js';
 
 /** Everything a lease needs to start. Names and settings only: never a credential. */
 export interface LeaseInput {
@@ -177,13 +177,12 @@ export interface CarriedState {
   resuming?: boolean;
 }
 
-export const runUpdate = defineUpdate<RunResult, [RunRequest]>('run');
+export const runUpdate = defineUpdate<RunResult, [RunRequest]>(N.runUpdate);
 /** Let a client's public key in (where the provider can) and return the pinned target. */
-export const clientAccessUpdate = defineUpdate<ClientAccess, [ClientAccessRequest]>('client-access');
-export const releaseSignal = defineSignal<[ReleaseRequest]>('release');
-export const touchSignal = defineSignal<[]>('touch');
-export const statusQuery = defineQuery<LeaseStatus>('status');
+export const clientAccessUpdate = defineUpdate<ClientAccess, [ClientAccessRequest]>(N.clientAccessUpdate);
+export const releaseSignal = defineSignal<[ReleaseRequest]>(N.releaseSignal);
+export const touchSignal = defineSignal<[]>(N.touchSignal);
+export const statusQuery = defineQuery<LeaseStatus>(N.statusQuery);
 
-export const leaseWorkflowId = (leaseId: string) => `lease-${leaseId}`;
 /** Cancel one run (Ctrl-C on a kept lease): the remote process group is killed, the lease stays. */
-export const cancelRunSignal = defineSignal<[{ runId: string }]>('cancel-run');
+export const cancelRunSignal = defineSignal<[{ runId: string }]>(N.cancelRunSignal);

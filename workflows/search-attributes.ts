@@ -13,13 +13,4 @@ export const RepoKey = defineSearchAttributeKey('DuraboxRepo', SearchAttributeTy
 export const OwnerKey = defineSearchAttributeKey('DuraboxOwner', SearchAttributeType.KEYWORD);
 export const ExpiresAtKey = defineSearchAttributeKey('DuraboxExpiresAt', SearchAttributeType.DATETIME);
 
-/** Name → CLI type name, as `temporal server start-dev --search-attribute Name=Type` wants it. */
-export const SEARCH_ATTRIBUTES: Readonly<Record<string, 'Keyword' | 'Datetime'>> = {
-  DuraboxLeaseId: 'Keyword',
-  DuraboxProvider: 'Keyword',
-  DuraboxSlug: 'Keyword',
-  DuraboxState: 'Keyword',
-  DuraboxRepo: 'Keyword',
-  DuraboxOwner: 'Keyword',
-  DuraboxExpiresAt: 'Datetime',
-};
+export { SEARCH_ATTRIBUTES } from './lease-names.js';

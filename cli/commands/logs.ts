@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { LEASE_WORKFLOW_TYPE, type LeaseStatus, type RunRecord } from '../../workflows/messages.js';
+import { LEASE_WORKFLOW_TYPE, clientAccessUpdate, type LeaseStatus, type RunRecord } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
 import { safeSegment } from '../../providers/common/state-dir.js';
 import { CliError, ConfigError } from '../errors.js';
@@ -47,7 +47,7 @@ export function logsCommand(): Command {
         // Without -f, a lease that does not answer now is an error, not a long wait.
         const status = g.follow ? await pollStatus(handle) : await leaseStatus(handle).catch(() => undefined);
         if (!status) throw new CliError(`lease ${leaseId} did not say where the output of ${runId} is; is its worker running? (durabox logs -f waits for it)`, ExitCode.temporal);
-        const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+        const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess((req) => handle.executeUpdate(clientAccessUpdate, { args: [req] }), leaseId));
         try {
           if (g.follow) await waitForRunEnd(handle, runId);
         } finally {
@@ -102,7 +102,7 @@ async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<nu
   }
   const leaseId = handle.workflowId.replace(/^lease-/, '');
   // The status in hand says where the output is: no second query loop beside waitForRunEnd's.
-  const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess(Promise.resolve(handle), leaseId));
+  const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess((req) => handle.executeUpdate(clientAccessUpdate, { args: [req] }), leaseId));
   let final: RunRecord | undefined;
   try {
     final = await waitForRunEnd(handle, runId);

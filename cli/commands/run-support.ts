@@ -1,5 +1,4 @@
 /** Progress lines while a lease is acquired, and the mapping of run failures to exit codes. */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { failureMessage, failureType } from '../../workflows/describe.js';
 import type { LeasePhase } from '../../workflows/messages.js';
 import { CliError } from '../errors.js';
@@ -40,6 +39,12 @@ export function runFailureExit(err: unknown, interrupted: boolean): { code: numb
   if (type === 'LeaseExpired') return { code: ExitCode.timeout, message };
   if (type === 'RunLost') return { code: ExitCode.transport, message };
   if (type === 'InvalidRun') return { code: ExitCode.config, message };
-  if (err instanceof WorkflowUpdateFailedError || type) return { code: ExitCode.provider, message };
+  if (isUpdateFailure(err) || type) return { code: ExitCode.provider, message };
   return { code: ExitCode.internal, message };
+}
+
+/** The workflow refused or failed the update (either client's error for it), by name: no SDK import here. */
+function isUpdateFailure(err: unknown): boolean {
+  const name = err instanceof Error ? err.name : undefined;
+  return name === 'WorkflowUpdateFailedError' || name === 'TemporalHttpFailure';
 }

@@ -5,27 +5,22 @@
  * policy (a plain `run` releases it, a kept lease stays).
  */
 import { Command } from 'commander';
-import type { Client } from '@temporalio/client';
-import type { leaseWorkflow } from '../../workflows/lease.js';
-import { cancelRunSignal, leaseWorkflowId, runUpdate, type RunRequest, type RunResult } from '../../workflows/messages.js';
+import type { RunRequest, RunResult } from '../../workflows/messages.js';
 import { formatDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import { forwardedEnv } from '../env-forward.js';
 import { ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { newRunId } from '../lease-ids.js';
-import { checkSlugFlag, newLeaseInput } from '../lease-input.js';
-import { resumeOperation } from '../lease-resume.js';
-import { resolveLease, withStartLease, type LeaseHandle } from '../lease-client.js';
+import { checkSlugFlag, newRunId } from '../lease-ids.js';
+import type { LeaseChannel } from '../lease-channel.js';
 import { makeOutput, type Output } from '../output.js';
 import { repoContext } from '../repo-context.js';
 import { clientAccess, syncFromClient } from '../client-data-plane.js';
 import { followLeaseOutput, isSyncFromClient } from '../lease-output.js';
 import { statusFeed } from '../lease-status-feed.js';
 import { existingWorkerId } from '../worker-identity.js';
-import { connectTemporal } from '../temporal/connect.js';
+import { connectTo, temporalTarget } from '../temporal/connect.js';
 import { trace } from '../trace.js';
-import { runUpdateOutcome, sendRunUpdate, type RunUpdateTarget } from '../temporal/run-update.js';
 import { addLeaseConfigOptions, durationFlag, leaseConfigFlags, type LeaseConfigFlags } from './lease-flags.js';
 import { runFailureExit, watchProgress } from './run-support.js';
 
@@ -65,8 +60,8 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   if (opts.id && (opts.slug || opts.keep)) throw new ConfigError('--slug and --keep apply to a new lease, not to --id');
   checkSlugFlag(opts.slug);
   trace('config loaded');
-  const { client } = await connectTemporal(loaded.config.taskQueue, (l) => out.step(l));
-  trace('connected');
+  const target = await temporalTarget(loaded.config.taskQueue, (l) => out.step(l));
+  trace('temporal found');
 
   let runId = newRunId();
   const req: RunRequest = {
@@ -81,22 +76,37 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   // Set by the first Ctrl-C: a run the server has not taken yet is then not sent again.
   let interrupted = false;
   const wasInterrupted = () => interrupted;
-  const started = await startRun(client, opts, loaded, repo, req, runId, out, wasInterrupted);
+  // A run on a lease that is up goes over the HTTP API when the server has one; everything else
+  // (a new lease, a resume, TLS) over the gRPC client, which is loaded only then.
+  let lease: LeaseChannel | undefined;
+  if (opts.id) {
+    const { httpLeaseChannel } = await import('../lease-channel-http.js');
+    lease = await httpLeaseChannel(target, opts.id, wasInterrupted);
+    if (lease) out.step(`running on lease ${opts.id}`);
+  }
+  if (!lease) {
+    const [{ client }, { grpcLeaseChannel }] = await Promise.all([connectTo(target), import('../lease-channel-grpc.js')]);
+    trace('connected');
+    lease = await grpcLeaseChannel(client, { id: opts.id, slug: opts.slug, keep: opts.keep, loaded, repo, out, interrupted: wasInterrupted });
+  }
+  trace(`lease channel: ${lease.via}`);
+  const started = lease;
+  const update = started.run(req, runId);
   trace('run sent');
-  const access = clientAccess(started.handle, started.leaseId);
+  const access = clientAccess((r) => started.clientAccess(r), started.leaseId);
   // One status loop for both watchers: the server answers a second concurrent query late.
-  const feed = statusFeed(started.handle);
+  const feed = statusFeed((signal) => started.status(signal));
   let output = followLeaseOutput(feed, started.leaseId, runId, access);
   const progress = watchProgress(feed, out);
   const interrupts = onInterrupt(async () => {
     interrupted = true;
     out.step('stopping the remote command…');
-    await (await started.handle).signal(cancelRunSignal, { runId });
+    await started.cancelRun(runId);
   });
   let result: RunResult | undefined;
   let failure: unknown;
   try {
-    result = await started.update;
+    result = await update;
   } catch (err) {
     failure = err;
   }
@@ -115,8 +125,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
       });
       runId = newRunId();
       output = followLeaseOutput(feed, started.leaseId, runId, access);
-      const handle = await started.handle;
-      result = await durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req: { ...req, localRoot: undefined, clientSync: sync }, interrupted: wasInterrupted });
+      result = await started.run({ ...req, localRoot: undefined, clientSync: sync }, runId);
     } catch (err) {
       failure = err;
     }
@@ -131,7 +140,6 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     await feed.stop();
   }
   trace('output drained');
-  const handle = await started.handle.catch(() => undefined);
   if (!result) {
     const { code, message } = runFailureExit(failure, interrupts.count > 0);
     out.result('', { leaseId: started.leaseId, runId, exitCode: code, exitCodeFrom: 'durabox', error: message });
@@ -142,7 +150,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
   out.step(`${result.status} with exit ${result.exitCode} in ${formatDuration(result.timings?.totalMs ?? 0)}${result.sync && !result.sync.skipped ? ` (synced ${result.sync.files} files)` : ''}`);
   out.result('', {
     leaseId: started.leaseId,
-    workflowId: handle?.workflowId,
+    workflowId: started.workflowId,
     runId,
     status: result.status,
     exitCode: result.exitCode,
@@ -151,44 +159,6 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     sync: result.sync,
   });
   return result.exitCode;
-}
-
-async function startRun(
-  client: Client,
-  opts: RunOptions,
-  loaded: ReturnType<typeof loadConfig>,
-  repo: ReturnType<typeof repoContext>,
-  req: RunRequest,
-  runId: string,
-  out: Output,
-  interrupted: () => boolean,
-): Promise<{ leaseId: string; handle: Promise<LeaseHandle>; update: Promise<RunResult> }> {
-  if (opts.id) {
-    const handle = await resolveLease(client, opts.id);
-    const leaseId = handle.workflowId.replace(/^lease-/, '');
-    const resume = await resumeOperation(client, handle, loaded.config.taskQueue);
-    if (resume) {
-      out.step(`resuming lease ${opts.id}: starting its stopped box again`);
-      const update = durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req, startOperation: resume, interrupted });
-      return { leaseId, handle: Promise.resolve(client.workflow.getHandle<typeof leaseWorkflow>(handle.workflowId)), update };
-    }
-    out.step(`running on lease ${opts.id}`);
-    return { leaseId, handle: Promise.resolve(handle), update: durableRunUpdate({ client, workflowId: handle.workflowId, updateId: runId, req, interrupted }) };
-  }
-  const input = await newLeaseInput(client, loaded, repo, { slug: opts.slug, releaseAfterRun: !opts.keep });
-  out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}; release: ${input.releaseAction ?? 'provider default'}`);
-  const update = durableRunUpdate({
-    client,
-    workflowId: leaseWorkflowId(input.leaseId),
-    updateId: runId,
-    req,
-    startOperation: () => withStartLease(input, loaded.config.taskQueue),
-    interrupted,
-  });
-  // The operation's own handle resolves only with the update's result; address the workflow by id
-  // so progress can be queried while the box is being acquired.
-  const handle = Promise.resolve(client.workflow.getHandle<typeof leaseWorkflow>(leaseWorkflowId(input.leaseId)));
-  return { leaseId: input.leaseId, handle, update };
 }
 
 /** First Ctrl-C: stop the remote command politely. Second: leave now (the lease stays durable). */
@@ -210,9 +180,4 @@ function onInterrupt(first: () => Promise<void>) {
     },
     dispose: () => process.off('SIGINT', handler),
   };
-}
-
-/** The run update, asked for again through RPC timeouts of a busy server (same update id). */
-function durableRunUpdate(t: RunUpdateTarget): Promise<RunResult> {
-  return runUpdateOutcome(t, sendRunUpdate(t));
 }

@@ -3,9 +3,10 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { CliError, ConfigError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { leaseStartOptions, leaseStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
+import { leaseStartOptions, leaseStatus, queryStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
 import { resumeStartOptions } from '../lease-resume.js';
-import { checkSlugFlag, newLeaseInput } from '../lease-input.js';
+import { newLeaseInput } from '../lease-input.js';
+import { checkSlugFlag } from '../lease-ids.js';
 import { makeOutput } from '../output.js';
 import { repoContext } from '../repo-context.js';
 import { connectTemporal } from '../temporal/connect.js';
@@ -42,7 +43,7 @@ export function warmupCommand(): Command {
       input = fresh;
       out.step(`lease ${input.slug} (${input.leaseId}) on ${input.provider}`);
     }
-    const feed = statusFeed(Promise.resolve(handle));
+    const feed = statusFeed((signal) => queryStatus(handle, signal));
     const progress = watchProgress(feed, out);
     const nextStatus = () => new Promise<LeaseStatus | undefined>((resolve) => feed.watch((st) => (resolve(st), true)));
     try {

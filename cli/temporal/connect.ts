@@ -2,10 +2,12 @@
  * Where the CLI finds Temporal. With `TEMPORAL_ADDRESS` set it is only a client of that cluster
  * (TLS and API key from Temporal's own environment variables). Without it, the embedded default:
  * a background dev server and a background worker on this machine, started once and reused.
+ *
+ * The gRPC client is imported only when a command connects: loading it costs more than the rest
+ * of a `run --id`, which can go over the HTTP API instead (`temporalTarget().httpUrl`).
  */
 import { readFileSync } from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import type { TLSConfig } from '@temporalio/client';
+import type { Client, Connection, ConnectionOptions, TLSConfig } from '@temporalio/client';
 import { CliError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { trace } from '../trace.js';
@@ -15,6 +17,11 @@ export interface ClusterSettings {
   namespace: string;
   tls?: TLSConfig | boolean;
   apiKey?: string;
+  /**
+   * The frontend's HTTP API (`DURABOX_TEMPORAL_HTTP`, `http://host:port`). Only for a plain
+   * connection: with TLS or an API key the CLI stays on gRPC, so a key never crosses plain HTTP.
+   */
+  httpUrl?: string;
 }
 
 /** Temporal's conventional variables: TEMPORAL_ADDRESS, _NAMESPACE, _API_KEY, _TLS*, _TLS_*_PATH. */
@@ -34,7 +41,21 @@ export function clusterFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterSet
     };
   }
   if (['0', 'false'].includes((env.TEMPORAL_TLS ?? '').toLowerCase())) tls = undefined;
-  return { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE || 'default', tls, apiKey: env.TEMPORAL_API_KEY || undefined };
+  const apiKey = env.TEMPORAL_API_KEY || undefined;
+  const httpUrl = !tls && !apiKey ? plainHttpUrl(env.DURABOX_TEMPORAL_HTTP) : undefined;
+  return { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE || 'default', tls, apiKey, httpUrl };
+}
+
+function plainHttpUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.includes('://') ? raw : `http://${raw}`);
+  } catch {
+    throw new CliError(`DURABOX_TEMPORAL_HTTP=${raw} is not a URL (give http://host:port)`, ExitCode.config);
+  }
+  if (url.protocol !== 'http:' || !url.port) throw new CliError(`DURABOX_TEMPORAL_HTTP=${raw}: give http://host:port (plain HTTP only)`, ExitCode.config);
+  return `http://${url.host}`;
 }
 
 export function connectionOptions(c: ClusterSettings): ConnectionOptions {
@@ -49,15 +70,32 @@ export interface Connected {
   uiUrl?: string;
 }
 
-const openConnections: Connection[] = [];
+/** Where Temporal is for this command, with the embedded server and worker up when they are ours. */
+export interface TemporalTarget {
+  cluster: ClusterSettings;
+  embedded: boolean;
+  uiUrl?: string;
+}
+
+const openConnections: Array<{ close(): Promise<void> | void }> = [];
 
 /** Close every client connection this process opened, so the CLI can exit on its own. */
 export async function closeConnections(): Promise<void> {
-  await Promise.allSettled(openConnections.splice(0).map((c) => c.close()));
+  await Promise.allSettled(openConnections.splice(0).map(async (c) => c.close()));
+}
+
+/** Close `c` with the others when the command ends (an HTTP API client's kept-alive sockets). */
+export function closeAtExit(c: { close(): Promise<void> | void }): void {
+  openConnections.push(c);
 }
 
 /** Connect as a client; in embedded mode make sure the server and the worker are up first. */
 export async function connectTemporal(taskQueue: string, log: (line: string) => void): Promise<Connected> {
+  return connectTo(await temporalTarget(taskQueue, log));
+}
+
+/** The cluster from the environment, or the embedded server and worker, started if need be. */
+export async function temporalTarget(taskQueue: string, log: (line: string) => void): Promise<TemporalTarget> {
   let cluster = clusterFromEnv();
   let uiUrl: string | undefined;
   const embedded = !cluster;
@@ -71,9 +109,15 @@ export async function connectTemporal(taskQueue: string, log: (line: string) => 
       throw new CliError(`background worker: ${err.message.split('\n')[0]}`, ExitCode.temporal);
     });
     trace('background worker up');
-    cluster = { address: server.address, namespace: server.namespace };
+    cluster = { address: server.address, namespace: server.namespace, httpUrl: server.httpUrl };
     uiUrl = server.uiUrl;
   }
+  return { cluster, embedded, uiUrl };
+}
+
+/** A gRPC client of the target (the SDK is loaded here, not before). */
+export async function connectTo({ cluster, embedded, uiUrl }: TemporalTarget): Promise<Connected> {
+  const { Client, Connection } = await import('@temporalio/client');
   try {
     const connection = await Connection.connect(connectionOptions(cluster));
     openConnections.push(connection);

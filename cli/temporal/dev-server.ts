@@ -9,9 +9,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { temporalDir } from '../../providers/common/state-dir.js';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
+import { SEARCH_ATTRIBUTES } from '../../workflows/lease-names.js';
+import type { Connection as GrpcConnection } from '@temporalio/client';
+import { TemporalHttpApi } from './http-api.js';
 import { findTemporalCli } from './temporal-binary.js';
 import { isAlive, portIsFree, processMatches, readPid, sleep, terminate, withLock } from './proc.js';
 
@@ -25,6 +26,8 @@ export {
 
 export const DEFAULT_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
+/** Temporal's own default for the frontend's HTTP API. */
+export const DEFAULT_HTTP_PORT = 7243;
 const READY_TIMEOUT_MS = 30_000;
 
 export interface DevServerOptions {
@@ -32,6 +35,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; default `DURABOX_UI_PORT` or 8233. */
   uiPort?: number;
+  /** HTTP API port; default `DURABOX_TEMPORAL_HTTP_PORT` or 7243. */
+  httpPort?: number;
   namespace?: string;
   /** Allow `go install` of the CLI when it is missing (default true). */
   install?: boolean;
@@ -44,6 +49,8 @@ export interface DevServerInfo {
   address: string;
   namespace: string;
   uiUrl: string;
+  /** The frontend's HTTP API (`http://127.0.0.1:<port>`); absent for a server started before it was recorded. */
+  httpUrl?: string;
   started: boolean;
 }
 
@@ -56,6 +63,8 @@ export interface DevServerState {
   port: number;
   uiPort: number;
   uiUrl: string;
+  /** Absent in state files written before the HTTP port was chosen by us. */
+  httpPort?: number;
   dbFile: string;
   logFile: string;
   startedAt: string;
@@ -92,7 +101,7 @@ const paths = () => {
  * are registered only when the SQLite file is new (a restart silently ignores added ones), so
  * `ensureSearchAttributes` also runs after every start.
  */
-export function startDevArgs(o: { dbFile?: string; port: number; uiPort?: number; namespace?: string; headless?: boolean }): string[] {
+export function startDevArgs(o: { dbFile?: string; port: number; httpPort: number; uiPort?: number; namespace?: string; headless?: boolean }): string[] {
   const args = ['server', 'start-dev'];
   if (o.dbFile) {
     // Write-ahead log with synchronous=NORMAL: a transaction is one WAL append instead of a rollback
@@ -101,7 +110,8 @@ export function startDevArgs(o: { dbFile?: string; port: number; uiPort?: number
     // leaves at worst an orphaned box that the cleanup schedule finds by its ownership marker.
     args.push('--db-filename', o.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
-  args.push('--port', String(o.port), '--ip', '127.0.0.1', '--log-level', 'warn');
+  // The HTTP port is ours to choose (the server's default is a random one) so a CLI can find it.
+  args.push('--port', String(o.port), '--http-port', String(o.httpPort), '--ip', '127.0.0.1', '--log-level', 'warn');
   if (o.headless) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort ?? o.port + 1000));
   args.push('--namespace', o.namespace ?? 'default');
@@ -126,14 +136,25 @@ export async function ensureDevServer(opts: DevServerOptions = {}): Promise<DevS
     const pid = readPid(p.pidFile);
     if (state && pid === state.pid && isOurServer(pid, state.binary)) {
       // Ours and alive; it may still be starting (another CLI launched it a moment ago).
-      await waitUntilAnswering(state, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
-      await ensureSearchAttributes(state.address, state.namespace);
-      return { address: state.address, namespace: state.namespace, uiUrl: state.uiUrl, started: false };
+      const httpUrl = state.httpPort ? `http://127.0.0.1:${state.httpPort}` : undefined;
+      // Over HTTP when we can: these two checks are all this command may need of Temporal, and the
+      // gRPC client costs far more to load than they take.
+      if (!(httpUrl && (await readyOverHttp(httpUrl, state.namespace)))) {
+        await waitUntilAnswering(state, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
+        await ensureSearchAttributes(state.address, state.namespace);
+      }
+      return { address: state.address, namespace: state.namespace, uiUrl: state.uiUrl, httpUrl, started: false };
     }
     const port = opts.port ?? envPort('DURABOX_TEMPORAL_PORT', DEFAULT_PORT);
     const uiPort = opts.uiPort ?? envPort('DURABOX_UI_PORT', DEFAULT_UI_PORT);
+    const httpPort = opts.httpPort ?? envPort('DURABOX_TEMPORAL_HTTP_PORT', DEFAULT_HTTP_PORT);
     const namespace = opts.namespace ?? 'default';
-    for (const [what, n, envName] of [['gRPC', port, 'DURABOX_TEMPORAL_PORT'], ['Web UI', uiPort, 'DURABOX_UI_PORT']] as const) {
+    const ports = [
+      ['gRPC', port, 'DURABOX_TEMPORAL_PORT'],
+      ['HTTP API', httpPort, 'DURABOX_TEMPORAL_HTTP_PORT'],
+      ['Web UI', uiPort, 'DURABOX_UI_PORT'],
+    ] as const;
+    for (const [what, n, envName] of ports) {
       if (!(await portIsFree(n))) {
         throw new Error(`port ${n} (Temporal ${what}) is already in use by another program; stop it or set ${envName} to a free port`);
       }
@@ -142,7 +163,7 @@ export async function ensureDevServer(opts: DevServerOptions = {}): Promise<DevS
     rmSync(p.pidFile, { force: true });
     rmSync(p.stateFile, { force: true });
     const binary = await findTemporalCli({ install: opts.install, log: opts.log });
-    const args = startDevArgs({ dbFile: p.dbFile, port, uiPort, namespace });
+    const args = startDevArgs({ dbFile: p.dbFile, port, httpPort, uiPort, namespace });
 
     const logFd = openSync(p.logFile, 'a', 0o600);
     let exited: string | undefined;
@@ -172,6 +193,7 @@ export async function ensureDevServer(opts: DevServerOptions = {}): Promise<DevS
       port,
       uiPort,
       uiUrl: `http://127.0.0.1:${uiPort}`,
+      httpPort,
       dbFile: p.dbFile,
       logFile: p.logFile,
       startedAt: new Date().toISOString(),
@@ -190,7 +212,7 @@ export async function ensureDevServer(opts: DevServerOptions = {}): Promise<DevS
       rmSync(p.stateFile, { force: true });
       throw err;
     }
-    return { address: state2.address, namespace, uiUrl: state2.uiUrl, started: true };
+    return { address: state2.address, namespace, uiUrl: state2.uiUrl, httpUrl: `http://127.0.0.1:${httpPort}`, started: true };
   });
 }
 
@@ -240,6 +262,7 @@ const INDEXED_VALUE_TYPE: Record<string, number> = {
  * exists with another type is an error because queries would silently misbehave.
  */
 export async function ensureSearchAttributes(address: string, namespace: string): Promise<void> {
+  const { Connection } = await import('@temporalio/client');
   const conn = await Connection.connect({ address, connectTimeout: 5000 });
   try {
     const { customAttributes } = await conn.operatorService.listSearchAttributes({ namespace });
@@ -263,7 +286,8 @@ export async function ensureSearchAttributes(address: string, namespace: string)
 
 /** One cheap round trip that also proves the namespace exists. */
 export async function answers(address: string, namespace: string, timeoutMs: number): Promise<boolean> {
-  let conn: Connection | undefined;
+  const { Connection } = await import('@temporalio/client');
+  let conn: GrpcConnection | undefined;
   try {
     conn = await Connection.connect({ address, connectTimeout: timeoutMs });
     const c = conn;
@@ -273,6 +297,22 @@ export async function answers(address: string, namespace: string, timeoutMs: num
     return false;
   } finally {
     await conn?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The running server answers over HTTP and already has every search attribute with its type. False
+ * sends the caller down the gRPC path, which waits for a starting server and adds what is missing.
+ */
+async function readyOverHttp(httpUrl: string, namespace: string): Promise<boolean> {
+  const api = new TemporalHttpApi(new URL(httpUrl), namespace);
+  try {
+    const have = await api.searchAttributes();
+    return Object.entries(SEARCH_ATTRIBUTES).every(([name, type]) => have[name] === `INDEXED_VALUE_TYPE_${type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`);
+  } catch {
+    return false;
+  } finally {
+    api.close();
   }
 }
 

@@ -64,6 +64,14 @@ export async function runUpdateOutcome(t: RunUpdateTarget, first: Promise<RunRes
   }
 }
 
+/**
+ * Pick up a run update whose first send went another way (the HTTP API) and ended without an
+ * answer: ask for its outcome by id, send it again only if the server never admitted it.
+ */
+export function resumeRunUpdate(t: RunUpdateTarget, policy: RetryPolicy = DEFAULT_POLICY): Promise<RunResult> {
+  return runUpdateOutcome(t, askAgain(t), policy);
+}
+
 async function askAgain(t: RunUpdateTarget): Promise<RunResult> {
   try {
     return await t.client.workflow.getHandle<typeof leaseWorkflow>(t.workflowId).getUpdateHandle<RunResult>(t.updateId).result();

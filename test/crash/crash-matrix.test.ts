@@ -233,6 +233,7 @@ class PrivateServer {
   private child?: ChildProcess;
   readonly dir = mkdtempSync(join(tmpdir(), 'dbx-crash-temporal-'));
   port = 0;
+  httpPort = 0;
   binary = '';
   get address() {
     return `127.0.0.1:${this.port}`;
@@ -242,9 +243,10 @@ class PrivateServer {
     if (!this.port) {
       this.binary = await findTemporalCli();
       this.port = await freePort();
+      this.httpPort = await freePort();
     }
     const log = join(this.dir, 'server.log');
-    const child = spawn(this.binary, startDevArgs({ dbFile: join(this.dir, 'crash.sqlite'), port: this.port, namespace: 'default', headless: true }), {
+    const child = spawn(this.binary, startDevArgs({ dbFile: join(this.dir, 'crash.sqlite'), port: this.port, httpPort: this.httpPort, namespace: 'default', headless: true }), {
       cwd: this.dir,
       stdio: ['ignore', 'ignore', 'ignore'],
     });

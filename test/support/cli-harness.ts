@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { inject } from 'vitest';
 
 export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js');
 
@@ -40,6 +41,8 @@ export class CliHarness {
       DURABOX_STATE_DIR: this.stateDir,
       DURABOX_TASK_QUEUE: this.taskQueue,
       DURABOX_CONFIG: join(this.stateDir, 'no-user-config.yaml'),
+      // As a fleet's CLIs are configured: a run on a lease that is up goes over the HTTP API.
+      ...(inject('temporalHttpUrl') ? { DURABOX_TEMPORAL_HTTP: inject('temporalHttpUrl') } : {}),
       ...extraEnv,
     };
   }

@@ -38,6 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('temporalAddress', existing);
     project.provide('temporalNamespace', NAMESPACE);
     project.provide('temporalUiUrl', process.env.DURABOX_TEST_TEMPORAL_UI_URL ?? '');
+    project.provide('temporalHttpUrl', process.env.DURABOX_TEST_TEMPORAL_HTTP_URL ?? '');
     return async () => dropTmpRoot();
   }
 
@@ -49,9 +50,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // The Web UI is served by the same process (test/webui drives it in a browser).
   let uiPort = await freePort();
   while (uiPort === port) uiPort = await freePort();
+  let httpPort = await freePort();
+  while (httpPort === port || httpPort === uiPort) httpPort = await freePort();
   const logFd = openSync(logFile, 'a');
   // Not detached: if vitest dies, the server goes with its process group.
-  const child: ChildProcess = spawn(binary, startDevArgs({ dbFile: join(dir, 'test.sqlite'), port, namespace: NAMESPACE, uiPort }), {
+  const child: ChildProcess = spawn(binary, startDevArgs({ dbFile: join(dir, 'test.sqlite'), port, httpPort, namespace: NAMESPACE, uiPort }), {
     cwd: dir,
     stdio: ['ignore', logFd, logFd],
   });
@@ -72,6 +75,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', address);
   project.provide('temporalNamespace', NAMESPACE);
   project.provide('temporalUiUrl', `http://127.0.0.1:${uiPort}`);
+  project.provide('temporalHttpUrl', `http://127.0.0.1:${httpPort}`);
 
   return async () => {
     if (!exited) {

@@ -8,5 +8,7 @@ declare module 'vitest' {
     temporalNamespace: string;
     /** Base URL of that server's Web UI ('' for an external server without DURABOX_TEST_TEMPORAL_UI_URL). */
     temporalUiUrl: string;
+    /** The frontend's HTTP API (`http://host:port`), or '' when not known. */
+    temporalHttpUrl: string;
   }
 }

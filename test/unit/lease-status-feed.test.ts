@@ -6,14 +6,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { LeaseHandle } from '../../cli/lease-client.js';
 import { followLeaseOutput } from '../../cli/lease-output.js';
-import { knownStatus, statusFeed } from '../../cli/lease-status-feed.js';
+import { knownStatus, statusFeed, type StatusQuery } from '../../cli/lease-status-feed.js';
 import type { LeaseStatus } from '../../workflows/messages.js';
 import { runLogPaths } from '../../cli/run-output.js';
 
 const state = mkdtempSync(join(tmpdir(), 'dbx-feed-'));
-const never = new Promise<LeaseHandle>(() => {});
+/** A lease that never answers; like both real clients, the query gives up when told to. */
+const never: StatusQuery = (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('given up')), { once: true }));
 const noAccess = () => Promise.reject(new Error('no box access in this test'));
 
 beforeAll(() => {
@@ -26,18 +26,22 @@ afterAll(() => {
 });
 
 describe('statusFeed', () => {
-  it('ends every watcher with a last call when the lease cannot be addressed', async () => {
-    const feed = statusFeed(Promise.reject(new Error('no such lease')));
-    const calls: Array<[unknown, boolean]> = [];
-    const done = new Promise<void>((resolve) =>
-      feed.watch((s, last) => {
-        calls.push([s, last]);
-        if (last) resolve();
-        return last;
+  it('delivers each answer to every watcher, and a failed query as no answer', async () => {
+    let n = 0;
+    const feed = statusFeed(async () => {
+      if (++n === 1) throw new Error('not started yet');
+      return { phase: 'running' } as LeaseStatus;
+    }, 10);
+    const seen: Array<string | undefined> = [];
+    await new Promise<void>((resolve) =>
+      feed.watch((s) => {
+        seen.push(s?.phase);
+        if (s) resolve();
+        return !!s;
       }),
     );
-    await done;
-    expect(calls).toEqual([[undefined, true]]);
+    await feed.stop();
+    expect(seen).toEqual([undefined, 'running']);
   });
 
   it('stop() gives pending watchers their last call, and later watchers get it at once', async () => {
@@ -67,7 +71,7 @@ describe('followLeaseOutput', () => {
       captured += Buffer.from(chunk).toString();
       return true;
     }) as typeof process.stdout.write;
-    // The lease never answers a status query (its handle never even resolves).
+    // The lease never answers a status query.
     const feed = statusFeed(never);
     const follower = followLeaseOutput(feed, 'dbx_feedtest', runId, noAccess);
     await follower.finish('durabox@w-this');

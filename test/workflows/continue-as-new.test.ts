@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'durabox-can-'));
   address = `127.0.0.1:${await freePort()}`;
   const args = [
-    ...startDevArgs({ dbFile: join(dir, 'db.sqlite'), port: Number(address.split(':')[1]), headless: true }),
+    ...startDevArgs({ dbFile: join(dir, 'db.sqlite'), port: Number(address.split(':')[1]), httpPort: await freePort(), headless: true }),
     '--dynamic-config-value',
     'limit.historyCount.suggestContinueAsNew=40',
   ];

@@ -10,12 +10,13 @@ import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor }
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { withStartLease } from '../../cli/lease-client.js';
+import { queryStatus, withStartLease } from '../../cli/lease-client.js';
 import { statusFeed } from '../../cli/lease-status-feed.js';
 import { runUpdateOutcome, sendRunUpdate, type RunUpdateTarget } from '../../cli/temporal/run-update.js';
 import { leaseWorkflowId, type LeaseStatus } from '../../workflows/messages.js';
 import { fakeActivities, leaseInput, type Recorder } from '../support/fake-activities.js';
 import { workflowBundle } from '../support/workflow-bundle.js';
+import type { leaseWorkflow } from '../../workflows/lease.js';
 
 const address = inject('temporalAddress');
 const namespace = inject('temporalNamespace');
@@ -62,7 +63,8 @@ describe('status feed', () => {
         startOperation: () => withStartLease(input, taskQueue),
       };
       const result = runUpdateOutcome(t, sendRunUpdate(t));
-      const feed = statusFeed(Promise.resolve(client.workflow.getHandle(t.workflowId)), 100);
+      const handle = client.workflow.getHandle<typeof leaseWorkflow>(t.workflowId);
+      const feed = statusFeed((signal) => queryStatus(handle, signal), 100);
       const a: Array<LeaseStatus | undefined> = [];
       const b: Array<LeaseStatus | undefined> = [];
       let thrown = 0;
