@@ -1,0 +1,104 @@
+/**
+ * `durabox run --id` on a lease that is up goes over Temporal's HTTP API (no gRPC client loaded),
+ * and gives the same answers as the gRPC path: output, exit code, lease not found. When the HTTP
+ * API is not there it takes the gRPC path; when the connection drops after the server took the run,
+ * the gRPC client picks up that run's outcome by id, and the command ran once.
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../cli/temporal/proc.js';
+import { CliHarness, makeRepo, type CliResult } from '../support/cli-harness.js';
+
+const TRACE = { DURABOX_TRACE: '1' };
+const channelOf = (r: CliResult) => /durabox-trace \d+ lease channel: (\w+)/.exec(r.stderr)?.[1];
+
+let h: CliHarness;
+let repo: string;
+let leaseId: string;
+beforeAll(async () => {
+  expect(inject('temporalHttpUrl'), 'the test server records its HTTP API').toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  h = new CliHarness(inject('temporalAddress'), inject('temporalNamespace'));
+  await h.startWorker();
+  repo = makeRepo();
+  const first = await h.run(['--json', 'run', '--keep', '--slug', 'over-http', '--', 'true'], { cwd: repo });
+  expect(first.code, first.stderr).toBe(0);
+  leaseId = JSON.parse(first.stdout.slice(first.stdout.indexOf('{\n'))).leaseId;
+});
+afterAll(async () => {
+  if (leaseId) await h.run(['stop', leaseId, '--delete']);
+  await h?.stop();
+  h?.cleanup();
+});
+
+describe('durabox run --id over the HTTP API', () => {
+  it('streams output and exits with the remote code, as the gRPC path does', async () => {
+    const cmd = ['sh', '-c', 'echo "out $0"; echo "err $0" >&2; exit 3'];
+    const overHttp = await h.run(['run', '--id', 'over-http', '--', ...cmd], { cwd: repo, env: TRACE });
+    const overGrpc = await h.run(['run', '--id', 'over-http', '--', ...cmd], { cwd: repo, env: { ...TRACE, DURABOX_TEMPORAL_HTTP: undefined } });
+    expect(channelOf(overHttp), overHttp.stderr).toBe('http');
+    expect(channelOf(overGrpc), overGrpc.stderr).toBe('grpc');
+    for (const r of [overHttp, overGrpc]) {
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toContain('out sh');
+      expect(r.stderr).toContain('err sh');
+    }
+  });
+
+  it('an unknown lease id is the same one-line error either way', async () => {
+    const overHttp = await h.run(['run', '--id', 'dbx_0123456789ab', '--', 'true'], { cwd: repo });
+    const overGrpc = await h.run(['run', '--id', 'dbx_0123456789ab', '--', 'true'], { cwd: repo, env: { DURABOX_TEMPORAL_HTTP: undefined } });
+    expect(overHttp.code).toBe(overGrpc.code);
+    expect(overHttp.code).not.toBe(0);
+    expect(overHttp.stderr.trim()).toBe(overGrpc.stderr.trim().split('\n').at(-1));
+  });
+
+  it('with no HTTP API at the configured address, the run goes over gRPC', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const r = await h.run(['run', '--id', leaseId, '--', 'echo', 'still ran'], { cwd: repo, env: { ...TRACE, DURABOX_TEMPORAL_HTTP: dead } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(channelOf(r)).toBe('grpc');
+    expect(r.stdout).toContain('still ran');
+  });
+
+  it('a connection dropped after the server took the run: its outcome comes over gRPC, and it ran once', async () => {
+    // Forwards everything to the real HTTP API, but cuts the connection instead of passing on the
+    // first run update's answer: the server has the run, the CLI does not know it.
+    const upstream = new URL(inject('temporalHttpUrl'));
+    let cut = 0;
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+          const body: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => body.push(c));
+          upRes.on('end', () => {
+            if (req.method === 'POST' && /\/update\/run\?/.test(req.url ?? '') && cut++ === 0) return req.socket.destroy();
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers).end(Buffer.concat(body));
+          });
+        });
+        up.end(Buffer.concat(chunks));
+      });
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    try {
+      const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const r = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', 'echo ran >> ../ran-once.txt; echo "runs: $(wc -l < ../ran-once.txt)"'], {
+        cwd: repo,
+        env: { ...TRACE, DURABOX_TEMPORAL_HTTP: via },
+      });
+      expect(cut).toBe(1);
+      expect(r.code, r.stderr).toBe(0);
+      expect(channelOf(r)).toBe('http');
+      expect(r.stderr).toMatch(/waiting for the run over gRPC/);
+      expect(r.stdout).toContain('runs: 1');
+    } finally {
+      proxy.close();
+    }
+    const after = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', 'wc -l < ../ran-once.txt'], { cwd: repo });
+    expect(after.stdout.trim()).toBe('1');
+  });
+});
