@@ -2,20 +2,19 @@
  * `durabox run --id` on a lease that is up, over Temporal's HTTP API: no SDK to load, so the CLI's
  * own part of a rerun is a few milliseconds of requests instead of half a second of start-up.
  *
- * Only the common case comes this way. A lease that is not running (resume), a server without a
- * known HTTP address, or any doubt before the run is sent (a transport error) returns undefined,
- * and the caller takes the gRPC path for the whole command. Once the run is sent, an RPC timeout or
+ * Only the common case comes this way. A lease that is not running (resume) or not found, a server
+ * without a known HTTP address, or any doubt before the run is sent (a transport error) returns
+ * undefined, and the caller takes the gRPC path for the whole command. Once the run is sent, an RPC timeout or
  * a dropped connection hands its outcome to the gRPC client's durable wait (by update id), so a run
  * is never sent twice and never lost.
  */
 import { randomUUID } from 'node:crypto';
 import { MESSAGE_NAMES } from '../workflows/lease-names.js';
 import type { ClientAccess, LeaseStatus, RunRequest, RunResult } from '../workflows/messages.js';
-import { LeaseNotFoundError } from './errors.js';
 import type { LeaseChannel } from './lease-channel.js';
 import { slugQuery, workflowIdOfRef } from './lease-refs.js';
 import { closeAtExit, connectTo, type TemporalTarget } from './temporal/connect.js';
-import { GrpcCode, TemporalHttpApi, TemporalHttpError } from './temporal/http-api.js';
+import { TemporalHttpApi, TemporalHttpError } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
 const RUNNING = 'WORKFLOW_EXECUTION_STATUS_RUNNING';
@@ -33,7 +32,8 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
     // Resuming a stopped lease starts a workflow: the gRPC path's job.
     if (status !== RUNNING) return undefined;
   } catch (err) {
-    if (err instanceof TemporalHttpError && err.code === GrpcCode.notFound && workflowId) throw new LeaseNotFoundError(ref);
+    // Not even "not found" is taken from here: a server without the HTTP API answers 404 for every
+    // path. The gRPC path gives the authoritative answer.
     trace(`http api: ${(err as Error).message}; using gRPC`);
     return undefined;
   }

@@ -36,6 +36,7 @@ export function serverCommand(): Command {
       const out = [
         `temporal  ${server.address} (namespace ${server.namespace}) pid ${status.pid ?? '?'}${server.started ? '' : ' (already running)'}`,
         `web ui    ${server.uiUrl}`,
+        ...(server.httpUrl ? [`http api  ${server.httpUrl}`] : []),
         `worker    pid ${worker.pid} task queue ${taskQueue()}${worker.started ? '' : ' (already running)'}`,
       ];
       process.stdout.write(out.join('\n') + '\n');

@@ -22,6 +22,7 @@ describe('embedded Temporal dev server', () => {
     process.env.DURABOX_STATE_DIR = stateDir;
     process.env.DURABOX_TEMPORAL_PORT = String(port);
     process.env.DURABOX_UI_PORT = String(await freePort());
+    process.env.DURABOX_TEMPORAL_HTTP_PORT = String(await freePort());
   });
 
   afterAll(async () => {
@@ -38,6 +39,10 @@ describe('embedded Temporal dev server', () => {
     expect(first.uiUrl).toBe(`http://127.0.0.1:${process.env.DURABOX_UI_PORT}`);
 
     expect((await fetch(first.uiUrl)).status).toBe(200);
+    // The HTTP API is on the port we chose, so a CLI can find it from the state file.
+    expect(first.httpUrl).toBe(`http://127.0.0.1:${process.env.DURABOX_TEMPORAL_HTTP_PORT}`);
+    const ns = await (await fetch(`${first.httpUrl}/api/v1/namespaces/default`)).json();
+    expect(ns.namespaceInfo.name).toBe('default');
 
     const status = await devServerStatus();
     expect(status).toMatchObject({ running: true, answering: true, address: first.address });
@@ -46,7 +51,7 @@ describe('embedded Temporal dev server', () => {
     expect(isAlive(pid)).toBe(true);
 
     const second = await ensureDevServer();
-    expect(second).toMatchObject({ address: first.address, started: false });
+    expect(second).toMatchObject({ address: first.address, httpUrl: first.httpUrl, started: false });
     expect((await devServerStatus()).pid).toBe(pid);
 
     await expectSearchAttributes(first.address);

@@ -26,6 +26,7 @@ describe.skipIf(!existsSync(MAIN))('durabox server (built CLI)', () => {
       DURABOX_STATE_DIR: stateDir,
       DURABOX_TEMPORAL_PORT: String(await freePort()),
       DURABOX_UI_PORT: String(await freePort()),
+      DURABOX_TEMPORAL_HTTP_PORT: String(await freePort()),
       DURABOX_TASK_QUEUE: 'server-cmd-test',
     };
     delete env.TEMPORAL_ADDRESS;
@@ -40,6 +41,7 @@ describe.skipIf(!existsSync(MAIN))('durabox server (built CLI)', () => {
     const started = await cli('server', 'start');
     expect(started.stdout).toContain(`127.0.0.1:${env.DURABOX_TEMPORAL_PORT}`);
     expect(started.stdout).toContain(`http://127.0.0.1:${env.DURABOX_UI_PORT}`);
+    expect(started.stdout).toContain(`http api  http://127.0.0.1:${env.DURABOX_TEMPORAL_HTTP_PORT}`);
 
     // The CLI has exited; both daemons must still be up.
     const status = JSON.parse((await cli('server', 'status', '--json')).stdout);
