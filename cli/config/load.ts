@@ -6,9 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { getRegistration, providerRegistrations } from '../../providers/registry.js';
 import { ConfigError } from '../errors.js';
@@ -39,8 +39,12 @@ export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'durabox', 'config.yaml');
 }
 
+// Loaded only when a config file exists: yaml is 70 modules, a tenth of a short command's start.
+const requireYaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 function readYamlLayer(path: string): Layer | undefined {
   if (!existsSync(path)) return undefined;
+  const parseYaml = requireYaml().parse;
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(path, 'utf8'));
