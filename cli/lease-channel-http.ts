@@ -4,13 +4,17 @@
  *
  * Only the common case comes this way. A lease that is not running (resume) or not found, a server
  * without a known HTTP address, or any doubt before the run is sent (a transport error) returns
- * undefined, and the caller takes the gRPC path for the whole command. Once the run is sent, an RPC timeout or
- * a dropped connection hands its outcome to the gRPC client's durable wait (by update id), so a run
- * is never sent twice and never lost.
+ * undefined, and the caller takes the gRPC path for the whole command. Once the run is sent, an RPC
+ * timeout or a dropped connection moves the channel to the gRPC client: the run's outcome is asked
+ * for by update id on the run it was sent to (never sent twice, never lost), and the status query,
+ * the cancel signal and client access follow it there.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
 import { MESSAGE_NAMES } from '../workflows/lease-names.js';
-import type { ClientAccess, LeaseStatus, RunRequest, RunResult } from '../workflows/messages.js';
+import type { ClientAccess, ClientAccessRequest, LeaseStatus, RunRequest, RunResult } from '../workflows/messages.js';
+import { CliError } from './errors.js';
 import type { LeaseChannel } from './lease-channel.js';
 import { slugQuery, workflowIdOfRef } from './lease-refs.js';
 import { closeAtExit, connectTo, type TemporalTarget } from './temporal/connect.js';
@@ -18,6 +22,8 @@ import { TemporalHttpApi, TemporalHttpError } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
 const RUNNING = 'WORKFLOW_EXECUTION_STATUS_RUNNING';
+/** Finding the lease: a server that does not answer this fast is left to the gRPC path. */
+const LOOKUP_TIMEOUT_MS = 3000;
 
 export async function httpLeaseChannel(target: TemporalTarget, ref: string, interrupted: () => boolean): Promise<LeaseChannel | undefined> {
   const { httpUrl, namespace } = target.cluster;
@@ -25,58 +31,110 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
   const api = new TemporalHttpApi(new URL(httpUrl), namespace);
   closeAtExit(api);
   let workflowId: string | undefined;
+  let runId: string | undefined;
   try {
     workflowId = workflowIdOfRef(ref) ?? (await runningBySlug(api, ref));
     if (!workflowId) return undefined;
-    const { status } = await api.describeWorkflow(workflowId);
+    const described = await api.describeWorkflow(workflowId, LOOKUP_TIMEOUT_MS);
     // Resuming a stopped lease starts a workflow: the gRPC path's job.
-    if (status !== RUNNING) return undefined;
+    if (described.status !== RUNNING) return undefined;
+    runId = described.runId;
   } catch (err) {
     // Not even "not found" is taken from here: a server without the HTTP API answers 404 for every
     // path. The gRPC path gives the authoritative answer.
     trace(`http api: ${(err as Error).message}; using gRPC`);
     return undefined;
   }
-  const id = workflowId;
+  const wf = { workflowId, runId };
+  // Set once a transport error moved this channel to the gRPC client.
+  let grpc: Promise<Client> | undefined;
+  const toGrpc = (why: string) => {
+    trace(`http api: ${why}; going on over gRPC`);
+    return (grpc ??= connectPatiently(target));
+  };
+  const handle = async () => (await grpc!).workflow.getHandle(wf.workflowId);
+
   return {
-    leaseId: id.replace(/^lease-/, ''),
-    workflowId: id,
+    leaseId: wf.workflowId.replace(/^lease-/, ''),
+    workflowId: wf.workflowId,
     via: 'http',
-    run: (req, runId) => runOverHttp(api, target, id, req, runId, interrupted),
-    status: (signal) => api.query<LeaseStatus>(id, MESSAGE_NAMES.statusQuery, signal),
-    cancelRun: (runId) => api.signal(id, MESSAGE_NAMES.cancelRunSignal, { runId }),
-    clientAccess: (req) => untilDone<ClientAccess>(api, id, MESSAGE_NAMES.clientAccessUpdate, `access-${randomUUID()}`, req),
+    async run(req: RunRequest, updateId: string): Promise<RunResult> {
+      if (!grpc) {
+        try {
+          // A long command is a chain of long polls (~20 s each) on the same update id and run.
+          return await untilDone<RunResult>(api, wf, MESSAGE_NAMES.runUpdate, updateId, req);
+        } catch (err) {
+          if (!(err instanceof TemporalHttpError)) throw err;
+          toGrpc(err.message);
+        }
+      }
+      // Whether the server took the run is unknown here. The gRPC client asks that run for the
+      // outcome by id, and sends it only if it was never admitted (and not after a Ctrl-C).
+      const client = await grpc!;
+      const { resumeRunUpdate } = await import('./temporal/run-update.js');
+      return resumeRunUpdate({ client, workflowId: wf.workflowId, workflowRunId: wf.runId, updateId, req, interrupted });
+    },
+    async status(signal: AbortSignal): Promise<LeaseStatus> {
+      if (grpc) {
+        const { queryStatus } = await import('./lease-client.js');
+        return queryStatus(await handle(), signal);
+      }
+      return api.query<LeaseStatus>(wf.workflowId, MESSAGE_NAMES.statusQuery, signal);
+    },
+    async cancelRun(runToCancel: string): Promise<void> {
+      if (!grpc) {
+        try {
+          return await api.signal(wf.workflowId, MESSAGE_NAMES.cancelRunSignal, { runId: runToCancel });
+        } catch (err) {
+          if (!(err instanceof TemporalHttpError)) throw err;
+          toGrpc(err.message);
+        }
+      }
+      await (await handle()).signal(MESSAGE_NAMES.cancelRunSignal, { runId: runToCancel });
+    },
+    async clientAccess(req: ClientAccessRequest): Promise<ClientAccess> {
+      const updateId = `access-${randomUUID()}`;
+      if (!grpc) {
+        try {
+          return await untilDone<ClientAccess>(api, wf, MESSAGE_NAMES.clientAccessUpdate, updateId, req);
+        } catch (err) {
+          if (!(err instanceof TemporalHttpError)) throw err;
+          toGrpc(err.message);
+        }
+      }
+      return (await handle()).executeUpdate<ClientAccess, [ClientAccessRequest]>(MESSAGE_NAMES.clientAccessUpdate, { args: [req], updateId });
+    },
   };
 }
 
 /** The running lease with this slug (a closed one is resumed by the gRPC path). */
 async function runningBySlug(api: TemporalHttpApi, slug: string): Promise<string | undefined> {
-  const found = await api.listWorkflows(slugQuery(slug));
+  const found = await api.listWorkflows(slugQuery(slug), LOOKUP_TIMEOUT_MS);
   return found.find((w) => w.status === RUNNING)?.workflowId;
 }
 
 /**
  * Send an update and wait for its outcome. An answer without one means the server's long poll
- * ended with the update admitted, so sending the same id again only attaches to it.
+ * ended with the update admitted, so sending the same id to the same run again only attaches to it.
  */
-async function untilDone<T>(api: TemporalHttpApi, workflowId: string, name: string, updateId: string, arg: unknown): Promise<T> {
+async function untilDone<T>(api: TemporalHttpApi, wf: { workflowId: string; runId?: string }, name: string, updateId: string, arg: unknown): Promise<T> {
   for (;;) {
-    const answer = await api.update<T>(workflowId, name, updateId, arg);
+    const answer = await api.update<T>(wf, name, updateId, arg);
     if (answer.done) return answer.value as T;
   }
 }
 
-async function runOverHttp(api: TemporalHttpApi, target: TemporalTarget, workflowId: string, req: RunRequest, runId: string, interrupted: () => boolean): Promise<RunResult> {
-  try {
-    // A long command is a chain of long polls (~20 s each) on the same update id.
-    return await untilDone<RunResult>(api, workflowId, MESSAGE_NAMES.runUpdate, runId, req);
-  } catch (err) {
-    if (!(err instanceof TemporalHttpError)) throw err;
-    trace(`http api: ${err.message}; waiting for the run over gRPC`);
+/**
+ * The gRPC client, retried as the gRPC path retries an unavailable server: the run goes on while
+ * the server is away, and the CLI must not give up on it after one connect timeout.
+ */
+async function connectPatiently(target: TemporalTarget, attempts = 20): Promise<Client> {
+  for (let i = 1; ; i++) {
+    try {
+      return (await connectTo(target)).client;
+    } catch (err) {
+      if (!(err instanceof CliError) || i >= attempts) throw err;
+      await sleep(Math.min(500 * 2 ** (i - 1), 10_000));
+    }
   }
-  // A transport error or RPC timeout: whether the server took the run is unknown here. The gRPC
-  // client asks by id, and sends it only if it was never admitted (and not after a Ctrl-C).
-  const { client } = await connectTo(target);
-  const { resumeRunUpdate } = await import('./temporal/run-update.js');
-  return resumeRunUpdate({ client, workflowId, updateId: runId, req, interrupted });
 }

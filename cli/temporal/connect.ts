@@ -48,14 +48,16 @@ export function clusterFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterSet
 
 function plainHttpUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
+  const usage = 'DURABOX_TEMPORAL_HTTP: give http://host:port (plain HTTP, no credentials)';
   let url: URL;
   try {
     url = new URL(raw.includes('://') ? raw : `http://${raw}`);
   } catch {
-    throw new CliError(`DURABOX_TEMPORAL_HTTP=${raw} is not a URL (give http://host:port)`, ExitCode.config);
+    throw new CliError(`${usage}; the value is not a URL`, ExitCode.config);
   }
-  if (url.protocol !== 'http:' || !url.port) throw new CliError(`DURABOX_TEMPORAL_HTTP=${raw}: give http://host:port (plain HTTP only)`, ExitCode.config);
-  return `http://${url.host}`;
+  // The value is not echoed: it could carry a password.
+  if (url.protocol !== 'http:' || url.username || url.password || (url.pathname !== '/' && url.pathname !== '')) throw new CliError(usage, ExitCode.config);
+  return `http://${url.hostname}:${url.port || 80}`;
 }
 
 export function connectionOptions(c: ClusterSettings): ConnectionOptions {

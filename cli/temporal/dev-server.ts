@@ -307,7 +307,8 @@ export async function answers(address: string, namespace: string, timeoutMs: num
 async function readyOverHttp(httpUrl: string, namespace: string): Promise<boolean> {
   const api = new TemporalHttpApi(new URL(httpUrl), namespace);
   try {
-    const have = await api.searchAttributes();
+    // Short: a server that does not answer at once goes the gRPC way, which waits properly.
+    const have = await api.searchAttributes(2000);
     return Object.entries(SEARCH_ATTRIBUTES).every(([name, type]) => have[name] === `INDEXED_VALUE_TYPE_${type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`);
   } catch {
     return false;

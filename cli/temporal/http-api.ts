@@ -106,8 +106,9 @@ export class TemporalHttpApi {
     return new Promise<T>((resolve, reject) => {
       const req = http.request(
         {
-          host: this.base.hostname,
-          port: this.base.port,
+          // URL keeps an IPv6 literal in brackets; the socket wants it bare.
+          host: this.base.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: this.base.port || 80,
           method,
           path: `${path}${sep}noPayloadShorthand`,
           agent: this.agent,
@@ -118,8 +119,10 @@ export class TemporalHttpApi {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
+          // A connection cut mid-answer is a transport error like any other (the caller may retry).
+          res.on('error', (err: Error) => reject(new TemporalHttpError(err.message, GrpcCode.unavailable, res.statusCode)));
           res.on('end', () => {
+            if (!res.complete) return reject(new TemporalHttpError('answer cut short', GrpcCode.unavailable, res.statusCode));
             const text = Buffer.concat(chunks).toString('utf8');
             let parsed: unknown;
             try {
@@ -139,26 +142,21 @@ export class TemporalHttpApi {
     });
   }
 
-  /** The namespace answers (a cheap proof that this is a live frontend). */
-  async describeNamespace(timeoutMs: number): Promise<void> {
-    await this.request('GET', this.ns(), undefined, { timeoutMs });
-  }
-
   /** Custom search attributes: name → indexed value type (`INDEXED_VALUE_TYPE_KEYWORD`, …). */
-  async searchAttributes(): Promise<Record<string, string>> {
-    const res = await this.request<{ customAttributes?: Record<string, string> }>('GET', `${this.ns()}/search-attributes`);
+  async searchAttributes(timeoutMs: number): Promise<Record<string, string>> {
+    const res = await this.request<{ customAttributes?: Record<string, string> }>('GET', `${this.ns()}/search-attributes`, undefined, { timeoutMs });
     return res.customAttributes ?? {};
   }
 
-  async describeWorkflow(workflowId: string): Promise<{ status: string; runId?: string }> {
-    const res = await this.request<{ workflowExecutionInfo?: { status?: string; execution?: { runId?: string } } }>('GET', this.wf(workflowId));
+  async describeWorkflow(workflowId: string, timeoutMs: number): Promise<{ status: string; runId?: string }> {
+    const res = await this.request<{ workflowExecutionInfo?: { status?: string; execution?: { runId?: string } } }>('GET', this.wf(workflowId), undefined, { timeoutMs });
     return { status: res.workflowExecutionInfo?.status ?? 'WORKFLOW_EXECUTION_STATUS_UNSPECIFIED', runId: res.workflowExecutionInfo?.execution?.runId };
   }
 
   /** Workflow ids and statuses matching a visibility query, newest first (one page). */
-  async listWorkflows(query: string, pageSize = 100): Promise<Array<{ workflowId: string; status: string }>> {
+  async listWorkflows(query: string, timeoutMs: number, pageSize = 100): Promise<Array<{ workflowId: string; status: string }>> {
     const qs = new URLSearchParams({ query, pageSize: String(pageSize) });
-    const res = await this.request<{ executions?: Array<{ execution?: { workflowId?: string }; status?: string }> }>('GET', `${this.ns()}/workflows?${qs}`);
+    const res = await this.request<{ executions?: Array<{ execution?: { workflowId?: string }; status?: string }> }>('GET', `${this.ns()}/workflows?${qs}`, undefined, { timeoutMs });
     return (res.executions ?? []).map((e) => ({ workflowId: e.execution?.workflowId ?? '', status: e.status ?? '' }));
   }
 
@@ -184,14 +182,17 @@ export class TemporalHttpApi {
 
   /**
    * Send an update (or attach to the one with this id) and wait for it to complete, for as long as
-   * the server's long poll lasts (about 20 s). A failed update throws its failure.
+   * the server's long poll lasts (about 20 s). A failed update throws its failure. `runId` pins the
+   * workflow run: the server dedupes update ids within one run, so a resend must not reach the next
+   * run of a workflow that has continued as new.
    */
-  async update<T>(workflowId: string, name: string, updateId: string, arg: unknown): Promise<UpdateAnswer<T>> {
+  async update<T>(workflow: { workflowId: string; runId?: string }, name: string, updateId: string, arg: unknown): Promise<UpdateAnswer<T>> {
+    const { workflowId, runId } = workflow;
     const res = await this.request<{ outcome?: { success?: WirePayloads; failure?: WireFailure }; stage?: string }>(
       'POST',
       `${this.wf(workflowId)}/update/${encodeURIComponent(name)}`,
       {
-        workflowExecution: { workflowId },
+        workflowExecution: { workflowId, ...(runId ? { runId } : {}) },
         waitPolicy: { lifecycleStage: UPDATE_COMPLETED },
         request: { meta: { updateId, identity: this.identity }, input: { name, args: { payloads: [encodePayload(arg)] } } },
       },

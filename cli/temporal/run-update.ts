@@ -30,6 +30,11 @@ export interface RunUpdateTarget {
   startOperation?: () => WithStartWorkflowOperation<typeof leaseWorkflow>;
   /** True once the user interrupted: a run the server never admitted is then not sent again. */
   interrupted?: () => boolean;
+  /**
+   * The workflow run the update was sent to, when known: its outcome is asked of that run (update
+   * ids are unique per run, so a lease that continued as new would not know it).
+   */
+  workflowRunId?: string;
 }
 
 export interface RetryPolicy {
@@ -74,7 +79,10 @@ export function resumeRunUpdate(t: RunUpdateTarget, policy: RetryPolicy = DEFAUL
 
 async function askAgain(t: RunUpdateTarget): Promise<RunResult> {
   try {
-    return await t.client.workflow.getHandle<typeof leaseWorkflow>(t.workflowId).getUpdateHandle<RunResult>(t.updateId).result();
+    return await t.client.workflow
+      .getHandle<typeof leaseWorkflow>(t.workflowId)
+      .getUpdateHandle<RunResult>(t.updateId, t.workflowRunId ? { workflowRunId: t.workflowRunId } : undefined)
+      .result();
   } catch (err) {
     // NOT_FOUND: the update (or the workflow) does not exist: the earlier call never got that far.
     if (!(err instanceof WorkflowNotFoundError)) throw err;

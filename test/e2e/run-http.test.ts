@@ -62,43 +62,53 @@ describe('durabox run --id over the HTTP API', () => {
     expect(r.stdout).toContain('still ran');
   });
 
-  it('a connection dropped after the server took the run: its outcome comes over gRPC, and it ran once', async () => {
-    // Forwards everything to the real HTTP API, but cuts the connection instead of passing on the
-    // first run update's answer: the server has the run, the CLI does not know it.
-    const upstream = new URL(inject('temporalHttpUrl'));
-    let cut = 0;
-    const proxy = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-          const body: Buffer[] = [];
-          upRes.on('data', (c: Buffer) => body.push(c));
-          upRes.on('end', () => {
-            if (req.method === 'POST' && /\/update\/run\?/.test(req.url ?? '') && cut++ === 0) return req.socket.destroy();
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers).end(Buffer.concat(body));
+  // Cut before the answer's first byte, or after its headers and half its body.
+  for (const cutAt of ['before', 'mid'] as const) {
+    it(`a connection dropped ${cutAt === 'before' ? 'before' : 'in the middle of'} the answer after the server took the run: its outcome comes over gRPC, and it ran once`, async () => {
+      // Forwards everything to the real HTTP API, but cuts the connection instead of passing on the
+      // first run update's answer: the server has the run, the CLI does not know it.
+      const upstream = new URL(inject('temporalHttpUrl'));
+      let cut = 0;
+      const proxy = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+            const body: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => body.push(c));
+            upRes.on('end', () => {
+              const all = Buffer.concat(body);
+              if (req.method === 'POST' && /\/update\/run\?/.test(req.url ?? '') && cut++ === 0) {
+                if (cutAt === 'before') return req.socket.destroy();
+                res.writeHead(upRes.statusCode ?? 502, { ...upRes.headers, 'content-length': String(all.length) });
+                res.write(all.subarray(0, Math.floor(all.length / 2)), () => setTimeout(() => req.socket.destroy(), 20));
+                return;
+              }
+              res.writeHead(upRes.statusCode ?? 502, upRes.headers).end(all);
+            });
           });
+          up.end(Buffer.concat(chunks));
         });
-        up.end(Buffer.concat(chunks));
       });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      const file = `../ran-once-${cutAt}.txt`;
+      try {
+        const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+        const r = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', `echo ran >> ${file}; echo "runs: $(wc -l < ${file})"`], {
+          cwd: repo,
+          env: { ...TRACE, DURABOX_TEMPORAL_HTTP: via },
+        });
+        expect(cut).toBe(1);
+        expect(r.code, r.stderr).toBe(0);
+        expect(channelOf(r)).toBe('http');
+        expect(r.stderr).toMatch(/going on over gRPC/);
+        expect(r.stdout).toContain('runs: 1');
+      } finally {
+        proxy.close();
+      }
+      const after = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', `wc -l < ${file}`], { cwd: repo });
+      expect(after.stdout.trim()).toBe('1');
     });
-    proxy.listen(0, '127.0.0.1');
-    await once(proxy, 'listening');
-    try {
-      const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const r = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', 'echo ran >> ../ran-once.txt; echo "runs: $(wc -l < ../ran-once.txt)"'], {
-        cwd: repo,
-        env: { ...TRACE, DURABOX_TEMPORAL_HTTP: via },
-      });
-      expect(cut).toBe(1);
-      expect(r.code, r.stderr).toBe(0);
-      expect(channelOf(r)).toBe('http');
-      expect(r.stderr).toMatch(/waiting for the run over gRPC/);
-      expect(r.stdout).toContain('runs: 1');
-    } finally {
-      proxy.close();
-    }
-    const after = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', 'wc -l < ../ran-once.txt'], { cwd: repo });
-    expect(after.stdout.trim()).toBe('1');
-  });
+  }
 });

@@ -12,6 +12,8 @@ describe('clusterFromEnv: DURABOX_TEMPORAL_HTTP', () => {
   it('is used for a plain connection, with or without the scheme', () => {
     expect(clusterFromEnv(base)?.httpUrl).toBe('http://temporal.example:7243');
     expect(clusterFromEnv({ ...base, DURABOX_TEMPORAL_HTTP: 'temporal.example:7243' })?.httpUrl).toBe('http://temporal.example:7243');
+    expect(clusterFromEnv({ ...base, DURABOX_TEMPORAL_HTTP: 'http://temporal.example' })?.httpUrl).toBe('http://temporal.example:80');
+    expect(clusterFromEnv({ ...base, DURABOX_TEMPORAL_HTTP: '[::1]:7243' })?.httpUrl).toBe('http://[::1]:7243');
   });
 
   it('is ignored with an API key or TLS: the gRPC client carries those', () => {
@@ -21,8 +23,13 @@ describe('clusterFromEnv: DURABOX_TEMPORAL_HTTP', () => {
 
   it('is absent when not set, and refused when it is not http://host:port', () => {
     expect(clusterFromEnv({ TEMPORAL_ADDRESS: base.TEMPORAL_ADDRESS })?.httpUrl).toBeUndefined();
-    for (const bad of ['https://temporal.example:7243', 'http://temporal.example', 'http://[bad']) {
+    for (const bad of ['https://temporal.example:7243', 'http://user:s3cret@temporal.example:7243', 'http://temporal.example:7243/api', 'http://[bad']) {
       expect(() => clusterFromEnv({ ...base, DURABOX_TEMPORAL_HTTP: bad }), bad).toThrow(CliError);
+      try {
+        clusterFromEnv({ ...base, DURABOX_TEMPORAL_HTTP: bad });
+      } catch (err) {
+        expect((err as Error).message).not.toContain('s3cret');
+      }
     }
   });
 });
