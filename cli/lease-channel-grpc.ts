@@ -34,11 +34,16 @@ export async function grpcLeaseChannel(client: Client, r: GrpcLeaseRequest): Pro
   let leaseId: string;
   // The first run of a new or resumed lease starts its workflow; later runs only update it.
   let startOperation: StartOperation;
+  // The run a running lease's update goes to: after an RPC timeout its outcome is asked of that run
+  // (update ids are unique per run, and the lease may continue as new after the update completes).
+  let workflowRunId: string | undefined;
   if (r.id) {
     const handle = await resolveLease(client, r.id);
     workflowId = handle.workflowId;
     leaseId = workflowId.replace(/^lease-/, '');
-    startOperation = await resumeOperation(client, handle, r.loaded.config.taskQueue);
+    const resume = await resumeOperation(client, handle, r.loaded.config.taskQueue);
+    startOperation = resume.start;
+    workflowRunId = resume.runId;
     r.out.step(startOperation ? `resuming lease ${r.id}: starting its stopped box again` : `running on lease ${r.id}`);
   } else {
     const input = await newLeaseInput(client, r.loaded, r.repo, { slug: r.slug, releaseAfterRun: !r.keep });
@@ -54,7 +59,7 @@ export async function grpcLeaseChannel(client: Client, r: GrpcLeaseRequest): Pro
     workflowId,
     via: 'grpc',
     run(req: RunRequest, runId: string): Promise<RunResult> {
-      const t: RunUpdateTarget = { client, workflowId, updateId: runId, req, startOperation, interrupted: r.interrupted };
+      const t: RunUpdateTarget = { client, workflowId, workflowRunId: startOperation ? undefined : workflowRunId, updateId: runId, req, startOperation, interrupted: r.interrupted };
       startOperation = undefined;
       return runUpdateOutcome(t, sendRunUpdate(t));
     },

@@ -12,20 +12,33 @@ import { ExitCode } from './exit-codes.js';
 import { leaseStartOptions, type LeaseHandle } from './lease-client.js';
 
 /**
- * A factory of the start operation that resumes the lease (each operation can be sent once; a
- * retried send needs a fresh one). undefined while the lease still runs (send it the run as usual).
+ * For a lease that has ended: `start`, a factory of the start operation that resumes it (each
+ * operation can be sent once; a retried send needs a fresh one). For a lease that still runs: the
+ * id of its current run, where the run update goes as usual.
  */
-export async function resumeOperation(client: Client, handle: LeaseHandle, taskQueue: string): Promise<(() => WithStartWorkflowOperation<typeof leaseWorkflow>) | undefined> {
-  const options = await resumeStartOptions(client, handle, taskQueue);
-  return options && (() => new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, options));
+export async function resumeOperation(
+  client: Client,
+  handle: LeaseHandle,
+  taskQueue: string,
+): Promise<{ start?: () => WithStartWorkflowOperation<typeof leaseWorkflow>; runId?: string }> {
+  const desc = await handle.describe();
+  if (desc.status.name === 'RUNNING') return { runId: desc.runId };
+  const options = await resumeStartOptions(client, handle, taskQueue, {}, desc);
+  return { start: options && (() => new WithStartWorkflowOperation<typeof leaseWorkflow>(LEASE_WORKFLOW_TYPE, options)) };
 }
 
 /**
  * Start options of the execution that resumes the lease; undefined while the lease still runs.
  * `keep` resumes it as a kept lease (`warmup --id`) whatever its first run asked.
  */
-export async function resumeStartOptions(client: Client, handle: LeaseHandle, taskQueue: string, opts: { keep?: boolean } = {}) {
-  const desc = await handle.describe();
+export async function resumeStartOptions(
+  client: Client,
+  handle: LeaseHandle,
+  taskQueue: string,
+  opts: { keep?: boolean } = {},
+  described?: Awaited<ReturnType<LeaseHandle['describe']>>,
+) {
+  const desc = described ?? (await handle.describe());
   if (desc.status.name === 'RUNNING') return undefined;
   const ref = handle.workflowId.replace(/^lease-/, '');
   if (desc.status.name !== 'COMPLETED') {
