@@ -1,7 +1,9 @@
 /**
- * The lease workflow's names on the wire: its type, id scheme and message names. Kept free of any
- * import so a client that speaks Temporal's HTTP API can address a lease without loading the SDK;
- * `messages.ts` builds the typed definitions from the same names.
+ * The lease workflow's names on the wire: its type, id scheme, message names and search attributes.
+ * Kept free of any import so a client that speaks Temporal's HTTP API can address a lease without
+ * loading the SDK; `messages.ts` and `search-attributes.ts` build the typed definitions from them.
+ *
+ * Every name here is recorded in workflow histories and visibility rows: treat them as permanent.
  */
 export const TASK_QUEUE_DEFAULT = 'durabox';
 export const LEASE_WORKFLOW_TYPE = 'leaseWorkflow';

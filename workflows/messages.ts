@@ -1,8 +1,7 @@
 /**
  * The lease workflow's public surface: its input, its messages and their payloads. The CLI imports
  * this module at runtime (the definitions are plain names), never the workflow code itself.
- *
- * Wire names (`run`, `release`, `touch`, `status`) are recorded in history: treat them as permanent.
+ * The names themselves are in `lease-names.ts` (recorded in history: permanent).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BoxIdentity, ReleaseAction, SshTarget } from '../providers/adapter.js';

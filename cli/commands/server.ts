@@ -68,6 +68,7 @@ export function serverCommand(): Command {
         lines.push(`temporal  running, pid ${server.pid}${server.answering ? '' : ' (NOT answering)'}`);
         lines.push(`          address ${server.address} namespace ${server.namespace}`);
         lines.push(`          web ui  ${server.uiUrl}`);
+        if (server.httpUrl) lines.push(`          http api ${server.httpUrl}`);
       } else {
         lines.push(`temporal  not running${server.stalePid ? ` (stale pid file: ${server.stalePid})` : ''}`);
       }

@@ -96,8 +96,9 @@ export async function ensureBackgroundWorker(opts: BackgroundWorkerOptions): Pro
         detached: true,
         stdio: ['ignore', logFd, logFd],
         env: {
-          // The user's other TEMPORAL_* settings (TLS, API key) belong to some other cluster.
-          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_'))),
+          // The user's other TEMPORAL_* settings (TLS, API key) belong to some other cluster, and so
+          // does a cluster's HTTP API address.
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_') && k !== 'DURABOX_TEMPORAL_HTTP')),
           DURABOX_STATE_DIR: stateDir(),
           TEMPORAL_ADDRESS: opts.address,
           TEMPORAL_NAMESPACE: opts.namespace,

@@ -41,9 +41,15 @@ export function clusterFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterSet
     };
   }
   if (['0', 'false'].includes((env.TEMPORAL_TLS ?? '').toLowerCase())) tls = undefined;
-  const apiKey = env.TEMPORAL_API_KEY || undefined;
-  const httpUrl = !tls && !apiKey ? plainHttpUrl(env.DURABOX_TEMPORAL_HTTP) : undefined;
-  return { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE || 'default', tls, apiKey, httpUrl };
+  return { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE || 'default', tls, apiKey: env.TEMPORAL_API_KEY || undefined };
+}
+
+/**
+ * The cluster's HTTP API for the CLI (`DURABOX_TEMPORAL_HTTP`), only for a plain connection. Read
+ * here and not in clusterFromEnv: workers never use it, and must not fail on it.
+ */
+export function clusterHttpUrl(cluster: ClusterSettings, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return !cluster.tls && !cluster.apiKey ? plainHttpUrl(env.DURABOX_TEMPORAL_HTTP) : undefined;
 }
 
 function plainHttpUrl(raw: string | undefined): string | undefined {
@@ -56,7 +62,8 @@ function plainHttpUrl(raw: string | undefined): string | undefined {
     throw new CliError(`${usage}; the value is not a URL`, ExitCode.config);
   }
   // The value is not echoed: it could carry a password.
-  if (url.protocol !== 'http:' || url.username || url.password || (url.pathname !== '/' && url.pathname !== '')) throw new CliError(usage, ExitCode.config);
+  const extra = url.username || url.password || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash;
+  if (url.protocol !== 'http:' || extra) throw new CliError(usage, ExitCode.config);
   return `http://${url.hostname}:${url.port || 80}`;
 }
 
@@ -99,6 +106,7 @@ export async function connectTemporal(taskQueue: string, log: (line: string) => 
 /** The cluster from the environment, or the embedded server and worker, started if need be. */
 export async function temporalTarget(taskQueue: string, log: (line: string) => void): Promise<TemporalTarget> {
   let cluster = clusterFromEnv();
+  if (cluster) cluster = { ...cluster, httpUrl: clusterHttpUrl(cluster) };
   let uiUrl: string | undefined;
   const embedded = !cluster;
   if (!cluster) {

@@ -14,7 +14,7 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/lease-names.js';
 import type { Connection as GrpcConnection } from '@temporalio/client';
 import { TemporalHttpApi } from './http-api.js';
 import { findTemporalCli } from './temporal-binary.js';
-import { isAlive, portIsFree, processMatches, readPid, sleep, terminate, withLock } from './proc.js';
+import { freePort, isAlive, portIsFree, processMatches, readPid, sleep, terminate, withLock } from './proc.js';
 
 export {
   ensureBackgroundWorker,
@@ -78,6 +78,7 @@ export interface DevServerStatus {
   address?: string;
   namespace?: string;
   uiUrl?: string;
+  httpUrl?: string;
   dbFile: string;
   logFile: string;
   /** A pid file named a process that is gone or is not our server. */
@@ -110,7 +111,7 @@ export function startDevArgs(o: { dbFile?: string; port: number; httpPort: numbe
     // leaves at worst an orphaned box that the cleanup schedule finds by its ownership marker.
     args.push('--db-filename', o.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
-  // The HTTP port is ours to choose (the server's default is a random one) so a CLI can find it.
+  // The HTTP port is ours to choose (the server's default is a random one) and server.json keeps it.
   args.push('--port', String(o.port), '--http-port', String(o.httpPort), '--ip', '127.0.0.1', '--log-level', 'warn');
   if (o.headless) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort ?? o.port + 1000));
@@ -147,13 +148,20 @@ export async function ensureDevServer(opts: DevServerOptions = {}): Promise<DevS
     }
     const port = opts.port ?? envPort('DURABOX_TEMPORAL_PORT', DEFAULT_PORT);
     const uiPort = opts.uiPort ?? envPort('DURABOX_UI_PORT', DEFAULT_UI_PORT);
-    const httpPort = opts.httpPort ?? envPort('DURABOX_TEMPORAL_HTTP_PORT', DEFAULT_HTTP_PORT);
+    let httpPort = opts.httpPort ?? envPort('DURABOX_TEMPORAL_HTTP_PORT', DEFAULT_HTTP_PORT);
+    // The HTTP API is optional and found through server.json: when nobody asked for a port and the
+    // default one is taken, any free port does.
+    const httpPortChosen = opts.httpPort !== undefined || !!process.env.DURABOX_TEMPORAL_HTTP_PORT;
+    if (!httpPortChosen && !(await portIsFree(httpPort))) httpPort = await freePort();
     const namespace = opts.namespace ?? 'default';
     const ports = [
       ['gRPC', port, 'DURABOX_TEMPORAL_PORT'],
       ['HTTP API', httpPort, 'DURABOX_TEMPORAL_HTTP_PORT'],
       ['Web UI', uiPort, 'DURABOX_UI_PORT'],
     ] as const;
+    if (new Set(ports.map(([, n]) => n)).size !== ports.length) {
+      throw new Error(`the gRPC, HTTP API and Web UI ports must differ (${ports.map(([w, n]) => `${w} ${n}`).join(', ')})`);
+    }
     for (const [what, n, envName] of ports) {
       if (!(await portIsFree(n))) {
         throw new Error(`port ${n} (Temporal ${what}) is already in use by another program; stop it or set ${envName} to a free port`);
@@ -226,7 +234,8 @@ export async function devServerStatus(): Promise<DevServerStatus> {
     return { ...base, running: false, answering: false, stalePid: pid };
   }
   const answering = await answers(state.address, state.namespace, 2000);
-  return { ...base, running: true, answering, pid, address: state.address, namespace: state.namespace, uiUrl: state.uiUrl };
+  const httpUrl = state.httpPort ? `http://127.0.0.1:${state.httpPort}` : undefined;
+  return { ...base, running: true, answering, pid, address: state.address, namespace: state.namespace, uiUrl: state.uiUrl, httpUrl };
 }
 
 /** Stop the server we started. A stale pid file is removed without signalling anyone. */

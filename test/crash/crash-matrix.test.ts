@@ -243,7 +243,8 @@ class PrivateServer {
     if (!this.port) {
       this.binary = await findTemporalCli();
       this.port = await freePort();
-      this.httpPort = await freePort();
+      do this.httpPort = await freePort();
+      while (this.httpPort === this.port);
     }
     const log = join(this.dir, 'server.log');
     const child = spawn(this.binary, startDevArgs({ dbFile: join(this.dir, 'crash.sqlite'), port: this.port, httpPort: this.httpPort, namespace: 'default', headless: true }), {

@@ -140,6 +140,8 @@ describe('docker-compose.yml', () => {
     }
     const dyn = parse(read('deploy/temporal/dynamicconfig/development-sql.yaml')) as Record<string, Array<{ value: unknown }>>;
     expect(dyn['frontend.enableExecuteMultiOperation']?.[0]?.value).toBe(true); // update-with-start
+    // As on the embedded server: a database read per upsert buys nothing with SQL visibility.
+    expect(dyn['system.forceSearchAttributesCacheRefreshOnRead']?.[0]?.value).toBe(false);
     expect(envOf(services.temporal!).DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/development-sql.yaml');
   });
 

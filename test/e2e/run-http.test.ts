@@ -46,13 +46,24 @@ describe('durabox run --id over the HTTP API', () => {
     }
   });
 
-  it('an unknown lease id is the same one-line error either way', async () => {
-    const overHttp = await h.run(['run', '--id', 'dbx_0123456789ab', '--', 'true'], { cwd: repo });
+  it('an unknown lease id: the HTTP lookup leaves the answer to gRPC, the same one-line error', async () => {
+    const overHttp = await h.run(['run', '--id', 'dbx_0123456789ab', '--', 'true'], { cwd: repo, env: TRACE });
     const overGrpc = await h.run(['run', '--id', 'dbx_0123456789ab', '--', 'true'], { cwd: repo, env: { DURABOX_TEMPORAL_HTTP: undefined } });
-    expect(overHttp.code).toBe(overGrpc.code);
-    expect(overHttp.code).not.toBe(0);
-    expect(overHttp.stderr.trim()).toBe(overGrpc.stderr.trim().split('\n').at(-1));
+    // A 404 is not trusted (a server without the HTTP API answers 404 everywhere).
+    expect(overHttp.stderr).toMatch(/durabox-trace \d+ http api: .*; using gRPC/);
+    const lastLine = (r: CliResult) => r.stderr.trim().split('\n').filter((l) => !l.startsWith('durabox-trace')).at(-1);
+    for (const r of [overHttp, overGrpc]) expect(r.code, r.stderr).toBe(3);
+    expect(lastLine(overHttp)).toBe(lastLine(overGrpc));
+    expect(lastLine(overGrpc)).toMatch(/no lease "dbx_0123456789ab"/);
   });
+
+  it('a run longer than the server\'s long poll (~20 s) stays on HTTP, sending the same update again', async () => {
+    const r = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', 'sleep 22; echo slept'], { cwd: repo, env: TRACE });
+    expect(r.code, r.stderr).toBe(0);
+    expect(channelOf(r)).toBe('http');
+    expect(r.stderr).not.toMatch(/over gRPC/);
+    expect(r.stdout).toContain('slept');
+  }, 90_000);
 
   it('with no HTTP API at the configured address, the run goes over gRPC', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
@@ -62,9 +73,10 @@ describe('durabox run --id over the HTTP API', () => {
     expect(r.stdout).toContain('still ran');
   });
 
-  // Cut before the answer's first byte, or after its headers and half its body.
-  for (const cutAt of ['before', 'mid'] as const) {
-    it(`a connection dropped ${cutAt === 'before' ? 'before' : 'in the middle of'} the answer after the server took the run: its outcome comes over gRPC, and it ran once`, async () => {
+  // Cut while the run is still going, before the answer's first byte, or after its headers and half its body.
+  for (const cutAt of ['running', 'before', 'mid'] as const) {
+    const when = { running: 'while the run is still going', before: 'before the answer', mid: 'in the middle of the answer' }[cutAt];
+    it(`a connection dropped ${when}, after the server took the run: its outcome comes over gRPC, and it ran once`, async () => {
       // Forwards everything to the real HTTP API, but cuts the connection instead of passing on the
       // first run update's answer: the server has the run, the CLI does not know it.
       const upstream = new URL(inject('temporalHttpUrl'));
@@ -73,12 +85,16 @@ describe('durabox run --id over the HTTP API', () => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
+          const isRun = req.method === 'POST' && /\/update\/run\?/.test(req.url ?? '');
+          // The run sleeps a second: half a second in, the server has it and the answer is not due.
+          if (cutAt === 'running' && isRun && cut === 0) setTimeout(() => cut++ === 0 && req.socket.destroy(), 500);
           const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
             const body: Buffer[] = [];
             upRes.on('data', (c: Buffer) => body.push(c));
             upRes.on('end', () => {
               const all = Buffer.concat(body);
-              if (req.method === 'POST' && /\/update\/run\?/.test(req.url ?? '') && cut++ === 0) {
+              if (req.socket.destroyed) return;
+              if (cutAt !== 'running' && isRun && cut++ === 0) {
                 if (cutAt === 'before') return req.socket.destroy();
                 res.writeHead(upRes.statusCode ?? 502, { ...upRes.headers, 'content-length': String(all.length) });
                 res.write(all.subarray(0, Math.floor(all.length / 2)), () => setTimeout(() => req.socket.destroy(), 20));
@@ -95,7 +111,7 @@ describe('durabox run --id over the HTTP API', () => {
       const file = `../ran-once-${cutAt}.txt`;
       try {
         const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-        const r = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', `echo ran >> ${file}; echo "runs: $(wc -l < ${file})"`], {
+        const r = await h.run(['run', '--id', leaseId, '--', 'sh', '-c', `echo ran >> ${file}; sleep 1; echo "runs: $(wc -l < ${file})"`], {
           cwd: repo,
           env: { ...TRACE, DURABOX_TEMPORAL_HTTP: via },
         });

@@ -1,9 +1,10 @@
 /**
  * One real Temporal dev server (CLI v1.5.1, SQLite in a temp dir, search attributes registered,
  * ExecuteMultiOperation on, Web UI on a free loopback port) for the whole test run. Tests read its
- * address with `inject('temporalAddress')` and the Web UI's URL with `inject('temporalUiUrl')`.
- * Set DURABOX_TEST_TEMPORAL_ADDRESS (and DURABOX_TEST_TEMPORAL_UI_URL, for the Web UI test) to use
- * a server you run yourself.
+ * address with `inject('temporalAddress')`, the Web UI's URL with `inject('temporalUiUrl')` and
+ * the HTTP API's with `inject('temporalHttpUrl')`. Set DURABOX_TEST_TEMPORAL_ADDRESS (with
+ * DURABOX_TEST_TEMPORAL_UI_URL for the Web UI test, and DURABOX_TEST_TEMPORAL_HTTP_URL for the HTTP
+ * API tests) to use a server you run yourself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';

@@ -25,9 +25,12 @@ let address: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'durabox-can-'));
-  address = `127.0.0.1:${await freePort()}`;
+  const port = await freePort();
+  let httpPort = await freePort();
+  while (httpPort === port) httpPort = await freePort();
+  address = `127.0.0.1:${port}`;
   const args = [
-    ...startDevArgs({ dbFile: join(dir, 'db.sqlite'), port: Number(address.split(':')[1]), httpPort: await freePort(), headless: true }),
+    ...startDevArgs({ dbFile: join(dir, 'db.sqlite'), port, httpPort, headless: true }),
     '--dynamic-config-value',
     'limit.historyCount.suggestContinueAsNew=40',
   ];
