@@ -3,6 +3,7 @@
  * fleet, cli), a Markdown table on stdout, and the full figures as JSON in
  * bench/results/<timestamp>.json. Each bench starts and stops its own dev server and worker.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -62,11 +63,21 @@ async function main(): Promise<void> {
     if (extra && Object.keys(extra as object).length) process.stdout.write(`\n${name}: ${JSON.stringify(extra)}\n`);
   }
   const file = join(resultsDir(), `${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ startedAt: started.toISOString(), machine, rows, details, failures }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ startedAt: started.toISOString(), commit: commitMeasured(), machine, rows, details, failures }, null, 2)}\n`);
   log(`results written to ${file}`);
   if (Object.keys(failures).length) {
     for (const [name, stack] of Object.entries(failures)) process.stderr.write(`\n${name} failed:\n${stack}\n`);
     process.exitCode = 1;
+  }
+}
+
+/** The commit the bench measured, with `+dirty` for uncommitted changes (absent outside git). */
+function commitMeasured(): string | undefined {
+  try {
+    const git = (args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--untracked-files=no']) ? '+dirty' : ''}`;
+  } catch {
+    return undefined;
   }
 }
 
