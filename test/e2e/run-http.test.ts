@@ -5,13 +5,24 @@
  * the gRPC client picks up that run's outcome by id, and the command ran once.
  */
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../cli/temporal/proc.js';
 import { CliHarness, makeRepo, type CliResult } from '../support/cli-harness.js';
 
 const TRACE = { DURABOX_TRACE: '1' };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const channelOf = (r: CliResult) => /durabox-trace \d+ lease channel: (\w+)/.exec(r.stderr)?.[1];
 
 let h: CliHarness;
@@ -64,6 +75,24 @@ describe('durabox run --id over the HTTP API', () => {
     expect(r.stderr).not.toMatch(/over gRPC/);
     expect(r.stdout).toContain('slept');
   }, 90_000);
+
+  it('Ctrl-C on a run over HTTP: the cancel signal goes over HTTP too, the remote group dies, the lease stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbx-http-cancel-'));
+    const cli = h.start(['run', '--id', leaseId, '--', 'sh', '-c', `sleep 300 & echo $! > ${dir}/bg; echo $$ > ${dir}/fg; echo started; wait`], { cwd: repo, env: TRACE });
+    await cli.waitFor(/started/);
+    const pids = ['fg', 'bg'].map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(true);
+    cli.child.kill('SIGINT');
+    const res = await cli.done;
+    expect(res.code, res.stderr).toBe(130);
+    expect(channelOf(res)).toBe('http');
+    expect(res.stderr).toContain('stopping the remote command');
+    expect(res.stderr).not.toMatch(/over gRPC/);
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+    const status = JSON.parse((await h.run(['--json', 'status', leaseId])).stdout);
+    expect(status.phase).toBe('ready');
+    expect(status.runs.at(-1).status).toBe('cancelled');
+  });
 
   it('with no HTTP API at the configured address, the run goes over gRPC', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
