@@ -53,27 +53,34 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
     return (grpc ??= connectPatiently(target));
   };
   const handle = async () => (await grpc!).workflow.getHandle(wf.workflowId);
+  /** Over HTTP until a transport error; from then on (and for this call) over gRPC. */
+  const httpElseGrpc = async <T>(overHttp: () => Promise<T>, overGrpc: () => Promise<T>): Promise<T> => {
+    if (!grpc) {
+      try {
+        return await overHttp();
+      } catch (err) {
+        if (!(err instanceof TemporalHttpError)) throw err;
+        toGrpc(err.message);
+      }
+    }
+    return overGrpc();
+  };
 
   return {
     leaseId: wf.workflowId.replace(/^lease-/, ''),
     workflowId: wf.workflowId,
     via: 'http',
-    async run(req: RunRequest, updateId: string): Promise<RunResult> {
-      if (!grpc) {
-        try {
-          // A long command is a chain of long polls (~20 s each) on the same update id and run.
-          return await untilDone<RunResult>(api, wf, MESSAGE_NAMES.runUpdate, updateId, req);
-        } catch (err) {
-          if (!(err instanceof TemporalHttpError)) throw err;
-          toGrpc(err.message);
-        }
-      }
-      // Whether the server took the run is unknown here. The gRPC client asks that run for the
-      // outcome by id, and sends it only if it was never admitted (and not after a Ctrl-C).
-      const client = await grpc!;
-      const { resumeRunUpdate } = await import('./temporal/run-update.js');
-      return resumeRunUpdate({ client, workflowId: wf.workflowId, workflowRunId: wf.runId, updateId, req, interrupted });
-    },
+    run: (req: RunRequest, updateId: string): Promise<RunResult> =>
+      httpElseGrpc(
+        // A long command is a chain of long polls (~20 s each) on the same update id and run.
+        () => untilDone<RunResult>(api, wf, MESSAGE_NAMES.runUpdate, updateId, req),
+        // Whether the server took the run is unknown here. The gRPC client asks that run for the
+        // outcome by id, and sends it only if it was never admitted (and not after a Ctrl-C).
+        async () => {
+          const { resumeRunUpdate } = await import('./temporal/run-update.js');
+          return resumeRunUpdate({ client: await grpc!, workflowId: wf.workflowId, workflowRunId: wf.runId, updateId, req, interrupted });
+        },
+      ),
     async status(signal: AbortSignal): Promise<LeaseStatus> {
       if (grpc) {
         const { queryStatus } = await import('./lease-client.js');
@@ -81,28 +88,17 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
       }
       return api.query<LeaseStatus>(wf.workflowId, MESSAGE_NAMES.statusQuery, signal);
     },
-    async cancelRun(runToCancel: string): Promise<void> {
-      if (!grpc) {
-        try {
-          return await api.signal(wf.workflowId, MESSAGE_NAMES.cancelRunSignal, { runId: runToCancel });
-        } catch (err) {
-          if (!(err instanceof TemporalHttpError)) throw err;
-          toGrpc(err.message);
-        }
-      }
-      await (await handle()).signal(MESSAGE_NAMES.cancelRunSignal, { runId: runToCancel });
-    },
-    async clientAccess(req: ClientAccessRequest): Promise<ClientAccess> {
+    cancelRun: (runToCancel: string): Promise<void> =>
+      httpElseGrpc(
+        () => api.signal(wf.workflowId, MESSAGE_NAMES.cancelRunSignal, { runId: runToCancel }),
+        async () => (await handle()).signal(MESSAGE_NAMES.cancelRunSignal, { runId: runToCancel }),
+      ),
+    clientAccess(req: ClientAccessRequest): Promise<ClientAccess> {
       const updateId = `access-${randomUUID()}`;
-      if (!grpc) {
-        try {
-          return await untilDone<ClientAccess>(api, wf, MESSAGE_NAMES.clientAccessUpdate, updateId, req);
-        } catch (err) {
-          if (!(err instanceof TemporalHttpError)) throw err;
-          toGrpc(err.message);
-        }
-      }
-      return (await handle()).executeUpdate<ClientAccess, [ClientAccessRequest]>(MESSAGE_NAMES.clientAccessUpdate, { args: [req], updateId });
+      return httpElseGrpc(
+        () => untilDone<ClientAccess>(api, wf, MESSAGE_NAMES.clientAccessUpdate, updateId, req),
+        async () => (await handle()).executeUpdate<ClientAccess, [ClientAccessRequest]>(MESSAGE_NAMES.clientAccessUpdate, { args: [req], updateId }),
+      );
     },
   };
 }

@@ -137,7 +137,7 @@ export async function ensureDevServer(opts: DevServerOptions = {}): Promise<DevS
     const pid = readPid(p.pidFile);
     if (state && pid === state.pid && isOurServer(pid, state.binary)) {
       // Ours and alive; it may still be starting (another CLI launched it a moment ago).
-      const httpUrl = state.httpPort ? `http://127.0.0.1:${state.httpPort}` : undefined;
+      const httpUrl = httpUrlOf(state);
       // Over HTTP when we can: these two checks are all this command may need of Temporal, and the
       // gRPC client costs far more to load than they take.
       if (!(httpUrl && (await readyOverHttp(httpUrl, state.namespace)))) {
@@ -220,7 +220,7 @@ export async function ensureDevServer(opts: DevServerOptions = {}): Promise<DevS
       rmSync(p.stateFile, { force: true });
       throw err;
     }
-    return { address: state2.address, namespace, uiUrl: state2.uiUrl, httpUrl: `http://127.0.0.1:${httpPort}`, started: true };
+    return { address: state2.address, namespace, uiUrl: state2.uiUrl, httpUrl: httpUrlOf(state2), started: true };
   });
 }
 
@@ -234,7 +234,7 @@ export async function devServerStatus(): Promise<DevServerStatus> {
     return { ...base, running: false, answering: false, stalePid: pid };
   }
   const answering = await answers(state.address, state.namespace, 2000);
-  const httpUrl = state.httpPort ? `http://127.0.0.1:${state.httpPort}` : undefined;
+  const httpUrl = httpUrlOf(state);
   return { ...base, running: true, answering, pid, address: state.address, namespace: state.namespace, uiUrl: state.uiUrl, httpUrl };
 }
 
@@ -341,6 +341,11 @@ async function waitUntilAnswering(state: DevServerState, timeoutMs: number, exit
 
 function isOurServer(pid: number, binary: string): boolean {
   return processMatches(pid, [binary, 'start-dev']);
+}
+
+/** The server's HTTP API, when its state file records the port (servers started before it did not). */
+function httpUrlOf(state: DevServerState): string | undefined {
+  return state.httpPort ? `http://127.0.0.1:${state.httpPort}` : undefined;
 }
 
 function readState(file: string): DevServerState | undefined {

@@ -11,7 +11,7 @@
 import http from 'node:http';
 
 /** gRPC status codes the HTTP API reports in its error bodies. */
-export const GrpcCode = { deadlineExceeded: 4, notFound: 5, resourceExhausted: 8, unavailable: 14 } as const;
+export const GrpcCode = { deadlineExceeded: 4, unavailable: 14 } as const;
 
 /** A non-2xx answer: the gRPC code and message from the error body (or the transport's error). */
 export class TemporalHttpError extends Error {
@@ -69,11 +69,9 @@ export function decodePayloads<T>(p: WirePayloads | undefined): T {
 const UPDATE_COMPLETED = 'UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED';
 
 export interface UpdateAnswer<T> {
-  /** Present once the update completed: its result, or its failure (thrown by `update`). */
+  /** True once the update completed (a failed one is thrown by `update`); false when the server's long poll ended first. */
   done: boolean;
   value?: T;
-  /** The lifecycle stage the server reached before its long poll ended. */
-  stage?: string;
 }
 
 export class TemporalHttpApi {
@@ -188,7 +186,7 @@ export class TemporalHttpApi {
    */
   async update<T>(workflow: { workflowId: string; runId?: string }, name: string, updateId: string, arg: unknown): Promise<UpdateAnswer<T>> {
     const { workflowId, runId } = workflow;
-    const res = await this.request<{ outcome?: { success?: WirePayloads; failure?: WireFailure }; stage?: string }>(
+    const res = await this.request<{ outcome?: { success?: WirePayloads; failure?: WireFailure } }>(
       'POST',
       `${this.wf(workflowId)}/update/${encodeURIComponent(name)}`,
       {
@@ -198,7 +196,7 @@ export class TemporalHttpApi {
       },
     );
     if (res.outcome?.failure) throw new TemporalHttpFailure(res.outcome.failure);
-    if (res.outcome) return { done: true, value: decodePayloads<T>(res.outcome.success), stage: res.stage };
-    return { done: false, stage: res.stage };
+    if (res.outcome) return { done: true, value: decodePayloads<T>(res.outcome.success) };
+    return { done: false };
   }
 }
