@@ -1,4 +1,4 @@
-/** Errors the CLI turns into one stderr line and an exit code (see `cli/main.ts`). */
+/** Errors the CLI turns into one stderr line and an exit code (see `cli/entry.ts`). */
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 /** Thrown by the CLI when an error should end the command with a specific exit code. */

@@ -1,10 +1,37 @@
-// After tsc: make the CLI executable and prebuild the workflow bundle, so a worker starts without
-// bundling (about 0.8 s and 200 MB saved on every worker start).
-import { chmodSync, writeFileSync } from 'node:fs';
+// After tsc:
+// - bundle the CLI (dist/cli/entry.js and what it imports) into dist/cli/main.js and its chunks.
+//   Node resolves, reads and links each ES module on its own; a short command loaded about 160 of
+//   them (95 are zod's), a third of its run time. Every command's lazy import stays its own chunk.
+// - prebuild the workflow bundle, so a worker starts without bundling (about 0.8 s and 200 MB
+//   saved on every worker start).
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { rolldown } from 'rolldown';
 
 const dist = (p) => fileURLToPath(new URL(`../dist/${p}`, import.meta.url));
+
+// Pure-JS packages on every command's path go into the bundle. The rest stay in node_modules:
+// the Temporal SDK (native core, loaded only by commands that need gRPC), ssh2, undici, yaml…
+const INLINE = /^(zod|commander)(\/|$)/;
+const isPackage = (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('\0');
+
+rmSync(dist('cli/chunks'), { recursive: true, force: true });
+const cli = await rolldown({
+  input: dist('cli/entry.js'),
+  platform: 'node',
+  external: (id) => id.startsWith('node:') || (isPackage(id) && !INLINE.test(id)),
+  logLevel: 'warn',
+});
+await cli.write({
+  dir: dist('cli'),
+  format: 'esm',
+  entryFileNames: 'main.js',
+  chunkFileNames: 'chunks/[name]-[hash].js',
+  sourcemap: true,
+});
+await cli.close();
 chmodSync(dist('cli/main.js'), 0o755);
+
 const { code } = await bundleWorkflowCode({ workflowsPath: dist('workflows/index.js'), logger: new DefaultLogger('WARN') });
 writeFileSync(dist('workflow-bundle.js'), code);

@@ -5,9 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { stateDir, workerDir } from '../../providers/common/state-dir.js';
+import { distFile } from '../package-paths.js';
 import { isAlive, processMatches, readPid, sleep, terminate, withLock } from './proc.js';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -55,14 +55,9 @@ const paths = () => {
   };
 };
 
-/**
- * dist/cli/temporal/background-worker.js → dist/cli/main.js. Run from TypeScript sources (vitest),
- * this module sits in cli/temporal/, so fall back to the built dist/ of the same checkout.
- */
+/** The CLI's built entry point, dist/cli/main.js (from TypeScript sources too: the same checkout's build). */
 export function defaultMainScript(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return resolve(dirname(here), '..', '..', 'dist', 'cli', 'main.js');
-  return fileURLToPath(new URL('../main.js', import.meta.url));
+  return distFile('cli/main.js');
 }
 
 export async function ensureBackgroundWorker(opts: BackgroundWorkerOptions): Promise<{ pid: number; started: boolean }> {

@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { workerDir } from '../../providers/common/state-dir.js';
 import { lazyActivityClient } from './activity-client.js';
 import type { ClusterSettings } from './connect.js';
 import { existingWorkerId, workerIdFile } from '../worker-identity.js';
+import { distFile } from '../package-paths.js';
 
 export interface WorkerRunOptions {
   cluster: ClusterSettings;
@@ -33,9 +33,9 @@ export function workerId(): string {
 
 /** The prebuilt bundle when present (fast start), else bundle from the compiled workflows. */
 function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  const bundle = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+  const bundle = distFile('workflow-bundle.js');
   if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
-  return { workflowsPath: fileURLToPath(new URL('../../workflows/index.js', import.meta.url)) };
+  return { workflowsPath: distFile('workflows/index.js') };
 }
 
 export async function runWorker(opts: WorkerRunOptions): Promise<void> {

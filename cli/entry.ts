@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * durabox's entry point and the only place where an exception becomes output: one line on stderr
+ * durabox's entry point (the build bundles it into dist/cli/main.js) and the only place where an exception becomes output: one line on stderr
  * (no stack) and an exit code from `exit-codes.ts`. Sets `process.exitCode` rather than exiting, so
  * pending output flushes.
  */
