@@ -12,11 +12,6 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import type { ProgressContext, SshTarget } from '../providers/adapter.js';
-import { ensureLeaseKey } from '../providers/common/keys.js';
-import { shellQuote, sshExec } from '../providers/common/remote.js';
-import { followStream, localRunFiles, remoteRunDir } from '../providers/common/remote-run.js';
-import { stateDirExcludes } from '../providers/common/state-dir.js';
-import { syncTree } from '../providers/common/sync.js';
 import type { ClientAccess, ClientAccessRequest, ClientSyncReport } from '../workflows/messages.js';
 import { CliError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
@@ -37,7 +32,12 @@ export function clientAccess(ask: AskAccess, leaseId: string): () => Promise<Box
   return () => (pending ??= requestAccess(ask, leaseId));
 }
 
+// The SSH and sync modules load only when this machine needs the box itself: a run whose worker
+// is here (the usual case) never does, and a short command should not compile them.
+const ssh = () => Promise.all([import('../providers/common/remote.js'), import('../providers/common/remote-run.js')]);
+
 async function requestAccess(ask: AskAccess, leaseId: string): Promise<BoxAccess> {
+  const { ensureLeaseKey } = await import('../providers/common/keys.js');
   const key = await ensureLeaseKey(leaseId);
   // Only `type base64`: the worker appends it to authorized_keys, so no comment or options travel.
   const publicKey = key.publicKey.trim().split(/\s+/).slice(0, 2).join(' ');
@@ -63,6 +63,7 @@ export async function syncFromClient(
   opts: { leaseId: string; localRoot: string; excludes?: string[]; signal: AbortSignal },
 ): Promise<ClientSyncReport> {
   const started = Date.now();
+  const [{ syncTree }, { stateDirExcludes }] = await Promise.all([import('../providers/common/sync.js'), import('../providers/common/state-dir.js')]);
   const res = await syncTree(
     {
       target: access.target,
@@ -90,11 +91,12 @@ export function followRemoteRun(access: () => Promise<BoxAccess>, leaseId: strin
   const stop = new AbortController();
   const paths = runLogPaths(runId);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  const files = localRunFiles(paths.dir);
   const offsets = { stdout: 0, stderr: 0 };
   let ended = false;
 
   const follow = async () => {
+    const [{ shellQuote, sshExec }, { followStream, localRunFiles, remoteRunDir }] = await ssh();
+    const files = localRunFiles(paths.dir);
     const t = (await access()).target;
     const R = remoteRunDir(t, leaseId, runId);
     let pid: number | undefined;

@@ -32,9 +32,10 @@ export function safeOrigin(url: string): string | undefined {
   }
 }
 
-export function repoContext(cwd = process.cwd()): RepoContext {
+/** `withOrigin: false` skips a git call for commands that never start a lease (its only reader). */
+export function repoContext(cwd = process.cwd(), { withOrigin = true } = {}): RepoContext {
   const root = git(['rev-parse', '--show-toplevel'], cwd) ?? cwd;
-  const origin = git(['remote', 'get-url', 'origin'], root);
+  const origin = withOrigin ? git(['remote', 'get-url', 'origin'], root) : undefined;
   const name = basename(root).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') || 'work';
   return { root, name, repo: origin ? safeOrigin(origin) : undefined };
 }

@@ -53,7 +53,8 @@ export function runCommand(): Command {
 
 async function runAction(argv: string[], opts: RunOptions, out: Output): Promise<number> {
   if (argv.length === 0) throw new ConfigError('nothing to run: give a command after --');
-  const repo = repoContext();
+  // A run on an existing lease never starts one, so it needs no origin.
+  const repo = repoContext(process.cwd(), { withOrigin: !opts.id });
   trace('repo context');
   const loaded = loadConfig({ flags: leaseConfigFlags(opts), extraEnv: opts.env, repoRoot: repo.root });
   const timeoutMs = durationFlag('--timeout', opts.timeout);

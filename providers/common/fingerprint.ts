@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { runProcess } from './exec.js';
 import type { IgnoreRule } from './ignore.js';
 
 /** Bump when the recipe below changes: an old fingerprint on a box then never matches. */
@@ -29,10 +28,12 @@ export interface FingerprintInput {
   untracked: readonly string[];
   /** HEAD as the manifest's git call saw it (null: no commit yet, or not git). */
   head: string | null;
+  /** What git's diff against that HEAD named, read with the manifest (the manifest's `headDiff`). */
+  headDiff?: readonly string[];
   rules: readonly IgnoreRule[];
 }
 
-export async function syncFingerprint(input: FingerprintInput, signal?: AbortSignal): Promise<string> {
+export function syncFingerprint(input: FingerprintInput): string {
   const h = createHash('sha256');
   const field = (name: string, value: string | Buffer) => {
     h.update(`${name}\0${Buffer.byteLength(value)}\0`);
@@ -46,7 +47,8 @@ export async function syncFingerprint(input: FingerprintInput, signal?: AbortSig
   for (const r of input.rules) field('rule', JSON.stringify(r));
 
   const inManifest = new Set(input.paths);
-  const gitDelta = head ? await gitChanged(input.localRoot, head, input.untracked, signal) : undefined;
+  // Changes against the commit hashed above (the diff named it), and the untracked files.
+  const gitDelta = head && input.headDiff ? [...new Set([...input.headDiff, ...input.untracked])] : undefined;
   // Without a usable HEAD or diff, every file counts as changed (and its mtime too).
   const changed = gitDelta ? gitDelta.filter((p) => inManifest.has(p)).sort() : input.paths;
   for (const p of changed) field('file', fileFacts(input.localRoot, p, !gitDelta));
@@ -70,16 +72,4 @@ function fileFacts(root: string, rel: string, withMtime: boolean): string {
     content = 'unreadable';
   }
   return `${rel}\0${st.mode.toString(8)}\0${st.size}\0${withMtime ? st.mtimeMs : ''}\0${content}`;
-}
-
-/**
- * Paths under `root` (relative to it) that differ from `head`: modified, staged, deleted, and the
- * untracked ones the manifest's listing reported (no second walk of the work tree).
- */
-async function gitChanged(root: string, head: string, untracked: readonly string[], signal?: AbortSignal): Promise<string[] | undefined> {
-  // Against the commit hashed above, not whatever HEAD is by now: a commit made meanwhile must not
-  // leave a fingerprint of one commit with the changes measured from another.
-  const diff = await runProcess('git', ['-C', root, 'diff', '--name-only', '--no-renames', '--relative', '-z', head, '--'], { signal });
-  if (diff.code !== 0) return undefined;
-  return [...new Set([...diff.stdout.split('\0'), ...untracked].filter(Boolean))];
 }

@@ -6,8 +6,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProviderError } from '../errors.js';
-import { childEnv } from './child-env.js';
-import { runProcess } from './exec.js';
+import { gitSnapshot, type GitCall } from './git-snapshot.js';
 import { builtinRules, canPruneDir, isExcluded, parseRules, type IgnoreRule } from './ignore.js';
 
 export const IGNORE_FILE = '.duraboxignore';
@@ -26,6 +25,11 @@ export interface Manifest {
   untracked: string[];
   /** The commit HEAD named when git listed the tree; null outside git or before the first commit. */
   head: string | null;
+  /**
+   * Paths git's diff against `head` names (modified, staged, deleted), read in the same pass; absent
+   * without a head or when the diff failed. The fingerprint hashes these and the untracked paths.
+   */
+  headDiff?: string[];
 }
 
 export function excludeRules(localRoot: string, excludes: readonly string[] = []): IgnoreRule[] {
@@ -59,24 +63,19 @@ export async function buildManifest(localRoot: string, excludes: readonly string
     bytes += st.size;
   }
   paths.sort();
-  return { paths, bytes, git, untracked, head: fromGit?.head ?? null };
+  return { paths, bytes, git, untracked, head: fromGit?.head ?? null, headDiff: fromGit?.headDiff };
 }
 
 /**
- * Whether `root` is in a git work tree, and its HEAD commit, in one git call (each spawn from a
- * worker's large process costs 15-20 ms). rev-parse prints `true`/`false` twice (in a work tree,
- * in a git directory), then the commit. Before the first commit it exits 1; a work tree whose HEAD
- * cannot be read (a broken ref) is still a git tree: its ignore rules hold, and the fingerprint
- * then hashes every file. Outside any repository git says so (exit 128) and the tree is walked.
- * Any other refusal (dubious ownership, a broken config, a work tree configured bare) fails: a walk
- * would ship what the repository's .gitignore keeps out (.env files, keys).
+ * Whether `root` is in a git work tree, and its HEAD commit, from rev-parse's answer (see
+ * git-snapshot.ts): `true`/`false` twice (in a work tree, in a git directory), then the commit.
+ * Before the first commit it exits 1; a work tree whose HEAD cannot be read (a broken ref) is still
+ * a git tree: its ignore rules hold, and the fingerprint then hashes every file. Outside any
+ * repository git says so (exit 128) and the tree is walked. Any other refusal (dubious ownership, a
+ * broken config, a work tree configured bare) fails: a walk would ship what the repository's
+ * .gitignore keeps out (.env files, keys).
  */
-async function gitTree(root: string, signal?: AbortSignal): Promise<{ head: string | null } | undefined> {
-  // C locale: git's "not a git repository" is read below.
-  const res = await runProcess('git', ['-C', root, 'rev-parse', '--is-inside-work-tree', '--is-inside-git-dir', '--verify', '-q', 'HEAD'], {
-    signal,
-    env: childEnv({ LC_ALL: 'C' }),
-  });
+function gitTree(root: string, res: GitCall): { head: string | null } | undefined {
   const [inWorkTree, inGitDir, sha] = res.stdout.split('\n');
   if (inWorkTree === 'true') return { head: res.code === 0 && sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null };
   if (inWorkTree === 'false' && inGitDir === 'true') return undefined; // a .git or bare directory itself: walked, as before
@@ -89,13 +88,17 @@ async function gitTree(root: string, signal?: AbortSignal): Promise<{ head: stri
   });
 }
 
-async function gitEntries(root: string, signal?: AbortSignal): Promise<{ entries: ManifestEntry[]; head: string | null } | undefined> {
-  const tree = await gitTree(root, signal);
+async function gitEntries(
+  root: string,
+  signal?: AbortSignal,
+): Promise<{ entries: ManifestEntry[]; head: string | null; headDiff?: string[] } | undefined> {
+  const snap = await gitSnapshot(root, signal);
+  const tree = gitTree(root, snap.revParse);
   if (!tree) return undefined;
   // -t tags each path: H/h tracked, S/s skip-worktree, M unmerged, ? untracked.
-  const res = await runProcess('git', ['-C', root, 'ls-files', '-z', '-t', '--cached', '--others', '--exclude-standard'], { signal });
-  if (res.code !== 0) {
-    throw new ProviderError('invalid', `git ls-files failed in ${root}: ${res.stderr.trim()}`, { provider: 'common', operation: 'sync' });
+  const res = snap.lsFiles;
+  if (!res || res.code !== 0) {
+    throw new ProviderError('invalid', `git ls-files failed in ${root}: ${res?.stderr.trim() ?? 'it did not run'}`, { provider: 'common', operation: 'sync' });
   }
   const seen = new Map<string, ManifestEntry>();
   const hidden: string[] = [];
@@ -113,7 +116,9 @@ async function gitEntries(root: string, signal?: AbortSignal): Promise<{ entries
       operation: 'sync',
     });
   }
-  return { entries: [...seen.values()], head: tree.head };
+  // A diff that failed leaves the delta unknown: the fingerprint then hashes every file.
+  const headDiff = tree.head && snap.diff?.code === 0 ? snap.diff.stdout.split('\0').filter(Boolean) : undefined;
+  return { entries: [...seen.values()], head: tree.head, headDiff };
 }
 
 function walk(root: string, rules: readonly IgnoreRule[]): ManifestEntry[] {

@@ -63,10 +63,16 @@ export async function localSyncState(opts: Omit<SyncOptions, 'force'>, signal?: 
   if (!statSync(opts.localRoot).isDirectory()) throw invalid(`${opts.localRoot} is not a directory`);
   const { workdir, metaDir } = remoteLayout(opts.target, opts.leaseId, opts.repoName);
   const manifest = await buildManifest(opts.localRoot, opts.excludes, signal);
-  const fingerprint = await syncFingerprint(
-    { localRoot: opts.localRoot, workdir, paths: manifest.paths, git: manifest.git, untracked: manifest.untracked, head: manifest.head, rules: excludeRules(opts.localRoot, opts.excludes) },
-    signal,
-  );
+  const fingerprint = syncFingerprint({
+    localRoot: opts.localRoot,
+    workdir,
+    paths: manifest.paths,
+    git: manifest.git,
+    untracked: manifest.untracked,
+    head: manifest.head,
+    headDiff: manifest.headDiff,
+    rules: excludeRules(opts.localRoot, opts.excludes),
+  });
   return { workdir, metaDir, manifest, fingerprint };
 }
 

@@ -74,3 +74,34 @@ describe('manifest and what git will read', () => {
     expect(await buildManifest(plainDir(join(base, 'empty'), 'sub'))).toMatchObject({ git: false, paths: ['a.txt'] });
   });
 });
+
+describe('the one-process pass of git calls', () => {
+  const git = (repo: string, ...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { encoding: 'utf8' }).trim();
+
+  it('keeps each call apart whatever the paths hold (newlines, colons, digits, NUL-framed lists)', async () => {
+    const repo = join(mkdtempSync(join(tmpdir(), 'dbx-manifest-')), 'repo');
+    execFileSync('git', ['init', '-q', repo]);
+    writeFileSync(join(repo, 'kept.txt'), '1\n');
+    writeFileSync(join(repo, 'x:0'), 'colon\n');
+    writeFileSync(join(repo, 'two\nlines.txt'), 'nl\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'a');
+    writeFileSync(join(repo, 'x:0'), 'changed\n');
+    writeFileSync(join(repo, 'new:1.txt'), 'untracked\n');
+    const m = await buildManifest(repo);
+    expect(m.head).toBe(git(repo, 'rev-parse', 'HEAD'));
+    expect(m.paths).toEqual(['kept.txt', 'new:1.txt', 'two\nlines.txt', 'x:0']);
+    expect(m.untracked).toEqual(['new:1.txt']);
+    expect(m.headDiff).toEqual(['x:0']);
+  });
+
+  it('has no diff before the first commit, and an empty one for a clean tree', async () => {
+    const repo = join(mkdtempSync(join(tmpdir(), 'dbx-manifest-')), 'repo');
+    execFileSync('git', ['init', '-q', repo]);
+    writeFileSync(join(repo, 'a.txt'), 'a\n');
+    expect(await buildManifest(repo)).toMatchObject({ head: null, headDiff: undefined, untracked: ['a.txt'] });
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'a');
+    expect(await buildManifest(repo)).toMatchObject({ headDiff: [], untracked: [] });
+  });
+});
