@@ -21,9 +21,9 @@ import { closeAtExit, connectTo, type TemporalTarget } from './temporal/connect.
 import { TemporalHttpApi, TemporalHttpError } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
-const RUNNING = 'WORKFLOW_EXECUTION_STATUS_RUNNING';
+export const RUNNING = 'WORKFLOW_EXECUTION_STATUS_RUNNING';
 /** Finding the lease: a server that does not answer this fast is left to the gRPC path. */
-const LOOKUP_TIMEOUT_MS = 3000;
+export const LOOKUP_TIMEOUT_MS = 3000;
 
 export async function httpLeaseChannel(target: TemporalTarget, ref: string, interrupted: () => boolean): Promise<LeaseChannel | undefined> {
   const { httpUrl, namespace } = target.cluster;
@@ -104,7 +104,7 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
 }
 
 /** The running lease with this slug (a closed one is resumed by the gRPC path). */
-async function runningBySlug(api: TemporalHttpApi, slug: string): Promise<string | undefined> {
+export async function runningBySlug(api: TemporalHttpApi, slug: string): Promise<string | undefined> {
   const found = await api.listWorkflows(slugQuery(slug), LOOKUP_TIMEOUT_MS);
   return found.find((w) => w.status === RUNNING)?.workflowId;
 }

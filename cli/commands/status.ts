@@ -2,11 +2,12 @@
 import { Command } from 'commander';
 import type { LeaseStatus } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
-import { leaseStatus, resolveLeaseOrLatest } from '../lease-client.js';
+import type { LeaseHandle } from '../lease-client.js';
+import { httpStatusReader } from '../lease-status-http.js';
 import { makeOutput } from '../output.js';
 import { accruedCost, formatCost } from '../cost.js';
 import { configuredTaskQueue } from '../config/load.js';
-import { connectTemporal } from '../temporal/connect.js';
+import { connectTo, temporalTarget } from '../temporal/connect.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -16,13 +17,28 @@ export function statusCommand(): Command {
     .action(async (ref: string | undefined, _o: unknown, command: Command) => {
       const g = command.optsWithGlobals() as { wait?: boolean; json?: boolean; quiet?: boolean; taskQueue?: string };
       const out = makeOutput(g);
-      const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
-      const handle = await resolveLeaseOrLatest(client, ref);
-      let s = await leaseStatus(handle);
+      const target = await temporalTarget(configuredTaskQueue(), (l) => out.step(l));
+      // A running lease is read over the HTTP API when the server has one; from the first answer
+      // it will not give (the lease has ended, an error), over the gRPC client, loaded only then.
+      const http = await httpStatusReader(target, ref);
+      let grpc: LeaseHandle | undefined;
+      const read = async () => {
+        const overHttp = grpc ? undefined : await http?.read();
+        if (overHttp) return overHttp;
+        http?.close();
+        if (!grpc) {
+          const [{ client }, { resolveLeaseOrLatest }] = await Promise.all([connectTo(target), import('../lease-client.js')]);
+          grpc = await resolveLeaseOrLatest(client, ref);
+        }
+        const { leaseStatus } = await import('../lease-client.js');
+        return leaseStatus(grpc);
+      };
+      let s = await read();
       while (g.wait && (s.phase === 'creating' || s.phase === 'starting')) {
         await new Promise((r) => setTimeout(r, 500));
-        s = await leaseStatus(handle);
+        s = await read();
       }
+      http?.close();
       out.result(formatStatus(s), { ...s, cost: leaseCost(s) });
     });
 }

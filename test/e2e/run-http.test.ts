@@ -157,3 +157,39 @@ describe('durabox run --id over the HTTP API', () => {
     });
   }
 });
+
+describe('durabox status over the HTTP API', () => {
+  const overHttp = (r: CliResult) => /durabox-trace \d+ status: http/.test(r.stderr);
+
+  it('reads a running lease over HTTP, by slug or id, and says exactly what the gRPC path says', async () => {
+    const bySlug = await h.run(['--json', 'status', 'over-http'], { env: TRACE });
+    const byId = await h.run(['--json', 'status', leaseId], { env: TRACE });
+    const grpc = await h.run(['--json', 'status', leaseId], { env: { ...TRACE, DURABOX_TEMPORAL_HTTP: undefined } });
+    for (const r of [bySlug, byId, grpc]) expect(r.code, r.stderr).toBe(0);
+    expect(overHttp(bySlug), bySlug.stderr).toBe(true);
+    expect(overHttp(byId), byId.stderr).toBe(true);
+    expect(overHttp(grpc)).toBe(false);
+    const json = (r: CliResult) => JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+    expect(json(byId)).toEqual(json(grpc));
+    expect(json(bySlug)).toEqual(json(grpc));
+    expect(json(byId)).toMatchObject({ leaseId, slug: 'over-http', phase: 'ready', workflowStatus: 'RUNNING' });
+  });
+
+  it('leaves an ended lease to gRPC, which reads its final status from the result', async () => {
+    const done = await h.run(['--json', 'run', '--', 'true'], { cwd: repo });
+    expect(done.code, done.stderr).toBe(0);
+    const ended = JSON.parse(done.stdout.slice(done.stdout.indexOf('{\n'))).leaseId as string;
+    const r = await h.run(['--json', 'status', ended], { env: TRACE });
+    expect(r.code, r.stderr).toBe(0);
+    expect(overHttp(r)).toBe(false);
+    expect(JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))).toMatchObject({ leaseId: ended, phase: 'released', workflowStatus: 'COMPLETED' });
+  });
+
+  it('a dead HTTP address: the same answer over gRPC', async () => {
+    const r = await h.run(['--json', 'status', leaseId], { env: { ...TRACE, DURABOX_TEMPORAL_HTTP: `http://127.0.0.1:${await freePort()}` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(overHttp(r)).toBe(false);
+    expect(r.stderr).toMatch(/http api: .*; using gRPC/);
+    expect(JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))).toMatchObject({ leaseId, phase: 'ready' });
+  });
+});
