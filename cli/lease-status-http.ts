@@ -14,6 +14,8 @@ import { TemporalHttpApi } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
 export interface HttpStatusReader {
+  /** The lease found: a fallback reads this one over gRPC, not whatever `ref` names by then. */
+  workflowId: string;
   /** The lease's status, or undefined when it is not running (or the HTTP API would not say). */
   read(): Promise<(LeaseStatus & { workflowStatus: string }) | undefined>;
   close(): void;
@@ -36,6 +38,7 @@ export async function httpStatusReader(target: TemporalTarget, ref: string | und
   }
   const id = workflowId;
   return {
+    workflowId: id,
     async read() {
       try {
         if ((await api.describeWorkflow(id, LOOKUP_TIMEOUT_MS)).status !== RUNNING) return undefined;

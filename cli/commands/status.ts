@@ -27,8 +27,10 @@ export function statusCommand(): Command {
         if (overHttp) return overHttp;
         http?.close();
         if (!grpc) {
-          const [{ client }, { resolveLeaseOrLatest }] = await Promise.all([connectTo(target), import('../lease-client.js')]);
-          grpc = await resolveLeaseOrLatest(client, ref);
+          const [{ client }, { resolveLease, resolveLeaseOrLatest }] = await Promise.all([connectTo(target), import('../lease-client.js')]);
+          // The lease HTTP found, if it found one: with no ref (or a slug reused since), looking
+          // again could name another lease in the middle of a --wait.
+          grpc = http ? await resolveLease(client, http.workflowId) : await resolveLeaseOrLatest(client, ref);
         }
         const { leaseStatus } = await import('../lease-client.js');
         return leaseStatus(grpc);
