@@ -4,7 +4,7 @@
 //   them (95 are zod's), a third of its run time. Every command's lazy import stays its own chunk.
 // - prebuild the workflow bundle, so a worker starts without bundling (about 0.8 s and 200 MB
 //   saved on every worker start).
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { rolldown } from 'rolldown';
@@ -16,14 +16,13 @@ const dist = (p) => fileURLToPath(new URL(`../dist/${p}`, import.meta.url));
 const INLINE = /^(zod|commander)(\/|$)/;
 const isPackage = (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('\0');
 
-rmSync(dist('cli/chunks'), { recursive: true, force: true });
 const cli = await rolldown({
   input: dist('cli/entry.js'),
   platform: 'node',
   external: (id) => id.startsWith('node:') || (isPackage(id) && !INLINE.test(id)),
   logLevel: 'warn',
 });
-await cli.write({
+const { output } = await cli.write({
   dir: dist('cli'),
   format: 'esm',
   entryFileNames: 'main.js',
@@ -31,6 +30,16 @@ await cli.write({
   sourcemap: true,
 });
 await cli.close();
+// Chunk names carry a content hash. A process of an earlier build (a long `durabox run`, a worker
+// until the CLI replaces it) may still load its lazy chunks, so they stay; a week after they were
+// written, chunks this build does not use are removed.
+const current = new Set(output.map((o) => o.fileName.replace(/^chunks\//, '')));
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+for (const f of readdirSync(dist('cli/chunks'))) {
+  const name = f.replace(/\.map$/, '');
+  const path = dist(`cli/chunks/${f}`);
+  if (!current.has(name) && Date.now() - statSync(path).mtimeMs > WEEK_MS) rmSync(path, { force: true });
+}
 chmodSync(dist('cli/main.js'), 0o755);
 
 const { code } = await bundleWorkflowCode({ workflowsPath: dist('workflows/index.js'), logger: new DefaultLogger('WARN') });

@@ -4,7 +4,7 @@
  * worker.log, and `ready`, which the worker writes (its pid) once Worker.create succeeded.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stateDir, workerDir } from '../../providers/common/state-dir.js';
 import { distFile } from '../package-paths.js';
@@ -40,6 +40,8 @@ interface WorkerState {
   namespace: string;
   taskQueue: string;
   mainScript: string;
+  /** The build it runs (its entry's mtime and size): a rebuilt CLI replaces a worker of another. */
+  build?: string;
   startedAt: string;
 }
 
@@ -66,19 +68,22 @@ export async function ensureBackgroundWorker(opts: BackgroundWorkerOptions): Pro
     const timeout = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
     const pid = readPid(p.pidFile);
     const state = readState(p.stateFile);
+    const mainScript = opts.mainScript ?? defaultMainScript();
+    if (!existsSync(mainScript)) throw new Error(`durabox worker entry point ${mainScript} is missing; run \`npm run build\``);
+    const build = buildOf(mainScript);
     if (pid !== undefined && isOurWorker(pid)) {
-      if (state && state.pid === pid && sameTarget(state, opts)) {
+      const same = state && state.pid === pid && sameTarget(state, opts);
+      if (same && state.build === build) {
         await waitUntilReady(pid, p.readyFile, p.logFile, timeout);
         return { pid, started: false };
       }
-      // Serving another server or queue: replace it rather than leave leases on the wrong one.
-      opts.log?.(`restarting the background worker (pid ${pid}) for ${opts.address} / ${opts.taskQueue}`);
+      // Serving another server or queue: replace it rather than leave leases on the wrong one. A
+      // worker of an earlier build is replaced too: its lazily loaded chunks may be gone, and its
+      // code is not the CLI's. Runs reattach on the new worker (same worker id, same queue).
+      opts.log?.(same ? `restarting the background worker (pid ${pid}): durabox was rebuilt` : `restarting the background worker (pid ${pid}) for ${opts.address} / ${opts.taskQueue}`);
       await terminate(pid, 15_000);
     }
     for (const f of [p.pidFile, p.stateFile, p.readyFile]) rmSync(f, { force: true });
-
-    const mainScript = opts.mainScript ?? defaultMainScript();
-    if (!existsSync(mainScript)) throw new Error(`durabox worker entry point ${mainScript} is missing; run \`npm run build\``);
 
     const logFd = openSync(p.logFile, 'a', 0o600);
     let exited: string | undefined;
@@ -114,6 +119,7 @@ export async function ensureBackgroundWorker(opts: BackgroundWorkerOptions): Pro
       namespace: opts.namespace,
       taskQueue: opts.taskQueue,
       mainScript,
+      build,
       startedAt: new Date().toISOString(),
     };
     writeFileSync(p.stateFile, JSON.stringify(state2, null, 2) + '\n', { mode: 0o600 });
@@ -183,6 +189,11 @@ async function waitUntilReady(pid: number, readyFile: string, logFile: string, t
 
 function isOurWorker(pid: number): boolean {
   return processMatches(pid, ['main.js', 'worker']);
+}
+
+function buildOf(mainScript: string): string {
+  const st = statSync(mainScript);
+  return `${st.mtimeMs}:${st.size}`;
 }
 
 function sameTarget(s: WorkerState, o: BackgroundWorkerOptions): boolean {

@@ -65,6 +65,21 @@ describe('background worker launcher', () => {
     expect(isAlive(old)).toBe(false);
   });
 
+  it('replaces a worker of an earlier build of the same entry point', async () => {
+    const old = (await workerStatus()).pid!;
+    const q2 = { ...target, taskQueue: 'q2', mainScript };
+    expect(await ensureBackgroundWorker(q2)).toEqual({ pid: old, started: false });
+    // A rebuild rewrites the entry: another mtime (and here size).
+    writeFileSync(mainScript, `${FAKE_MAIN}\n// rebuilt\n`);
+    const logs: string[] = [];
+    const next = await ensureBackgroundWorker({ ...q2, log: (l) => logs.push(l) });
+    expect(next.started).toBe(true);
+    expect(next.pid).not.toBe(old);
+    expect(isAlive(old)).toBe(false);
+    expect(logs.join('\n')).toMatch(/restarting the background worker \(pid \d+\): durabox was rebuilt/);
+    expect(await ensureBackgroundWorker(q2)).toEqual({ pid: next.pid, started: false });
+  });
+
   it('does not trust or signal a pid file naming another process', async () => {
     const real = readFileSync(workerFile('worker.pid'), 'utf8');
     writeFileSync(workerFile('worker.pid'), `${process.pid}\n`);
