@@ -76,6 +76,13 @@ export async function buildManifest(localRoot: string, excludes: readonly string
  * .gitignore keeps out (.env files, keys).
  */
 function gitTree(root: string, res: GitCall): { head: string | null } | undefined {
+  if (res.code === 127 && !res.stdout) {
+    // sh found no git: whether the tree is a repository (and what it ignores) cannot be known.
+    throw new ProviderError('invalid', `git is not installed on this machine (or not on PATH); durabox reads ${root}'s ignore rules with it`, {
+      provider: 'common',
+      operation: 'sync',
+    });
+  }
   const [inWorkTree, inGitDir, sha] = res.stdout.split('\n');
   if (inWorkTree === 'true') return { head: res.code === 0 && sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null };
   if (inWorkTree === 'false' && inGitDir === 'true') return undefined; // a .git or bare directory itself: walked, as before

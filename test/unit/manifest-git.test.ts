@@ -105,3 +105,19 @@ describe('the one-process pass of git calls', () => {
     expect(await buildManifest(repo)).toMatchObject({ headDiff: [], untracked: [] });
   });
 });
+
+describe('without git', () => {
+  it('fails with one line saying git is missing, and lists nothing', async () => {
+    const dir = plainDir(mkdtempSync(join(tmpdir(), 'dbx-manifest-')));
+    const path = process.env.PATH;
+    // A PATH holding only sh: the script runs, git is not found.
+    const bin = mkdtempSync(join(tmpdir(), 'dbx-nogit-'));
+    symlinkSync(execFileSync('sh', ['-c', 'command -v sh'], { encoding: 'utf8' }).trim(), join(bin, 'sh'));
+    process.env.PATH = bin;
+    try {
+      await expect(buildManifest(dir)).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/^git is not installed on this machine/) });
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
