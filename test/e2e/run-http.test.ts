@@ -5,7 +5,7 @@
  * the gRPC client picks up that run's outcome by id, and the command ran once.
  */
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,5 +191,31 @@ describe('durabox status over the HTTP API', () => {
     expect(overHttp(r)).toBe(false);
     expect(r.stderr).toMatch(/http api: .*; using gRPC/);
     expect(JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))).toMatchObject({ leaseId, phase: 'ready' });
+  });
+});
+
+describe('what the HTTP path loads', () => {
+  /** NODE_OPTIONS that make the CLI list every module it loads on stderr (an ESM load hook). */
+  function loadListing(): NodeJS.ProcessEnv {
+    const dir = mkdtempSync(join(tmpdir(), 'dbx-loads-'));
+    const hooks = join(dir, 'hooks.mjs');
+    writeFileSync(hooks, "export async function load(u, c, n) { process._rawDebug('LOADED ' + u); return n(u, c); }\n");
+    const register = join(dir, 'register.mjs');
+    writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+    return { NODE_OPTIONS: `--import=${register}` };
+  }
+  const sdkModules = (r: CliResult) => r.stderr.split('\n').filter((l) => l.startsWith('LOADED ') && l.includes('/@temporalio/'));
+
+  it('run --id and status of a running lease load no Temporal SDK module; the gRPC path does', async () => {
+    const env = { ...TRACE, ...loadListing() };
+    const run = await h.run(['run', '--id', leaseId, '--', 'true'], { cwd: repo, env });
+    const status = await h.run(['--json', 'status', leaseId], { env });
+    const grpc = await h.run(['--json', 'status', leaseId], { env: { ...env, DURABOX_TEMPORAL_HTTP: undefined } });
+    for (const r of [run, status, grpc]) expect(r.code, r.stderr).toBe(0);
+    expect(channelOf(run)).toBe('http');
+    expect(sdkModules(run)).toEqual([]);
+    expect(sdkModules(status)).toEqual([]);
+    // The listing works: the same command over gRPC loads the client.
+    expect(sdkModules(grpc).some((l) => l.includes('/@temporalio/client/'))).toBe(true);
   });
 });
