@@ -16,12 +16,12 @@ import { MESSAGE_NAMES } from '../workflows/lease-names.js';
 import type { ClientAccess, ClientAccessRequest, LeaseStatus, RunRequest, RunResult } from '../workflows/messages.js';
 import { CliError } from './errors.js';
 import type { LeaseChannel } from './lease-channel.js';
-import { slugQuery, workflowIdOfRef } from './lease-refs.js';
+import { leasesQuery, slugQuery, workflowIdOfRef } from './lease-refs.js';
 import { closeAtExit, connectTo, type TemporalTarget } from './temporal/connect.js';
 import { TemporalHttpApi, TemporalHttpError } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
-export const RUNNING = 'WORKFLOW_EXECUTION_STATUS_RUNNING';
+const RUNNING = 'WORKFLOW_EXECUTION_STATUS_RUNNING';
 /** Finding the lease: a server that does not answer this fast is left to the gRPC path. */
 export const LOOKUP_TIMEOUT_MS = 3000;
 
@@ -33,12 +33,12 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
   let workflowId: string | undefined;
   let runId: string | undefined;
   try {
-    workflowId = workflowIdOfRef(ref) ?? (await runningBySlug(api, ref));
+    workflowId = await findLease(api, ref);
     if (!workflowId) return undefined;
-    const described = await api.describeWorkflow(workflowId, LOOKUP_TIMEOUT_MS);
     // Resuming a stopped lease starts a workflow: the gRPC path's job.
-    if (described.status !== RUNNING) return undefined;
-    runId = described.runId;
+    const running = await describeRunning(api, workflowId);
+    if (!running) return undefined;
+    runId = running.runId;
   } catch (err) {
     // Not even "not found" is taken from here: a server without the HTTP API answers 404 for every
     // path. The gRPC path gives the authoritative answer.
@@ -103,10 +103,26 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
   };
 }
 
-/** The running lease with this slug (a closed one is resumed by the gRPC path). */
-export async function runningBySlug(api: TemporalHttpApi, slug: string): Promise<string | undefined> {
-  const found = await api.listWorkflows(slugQuery(slug), LOOKUP_TIMEOUT_MS);
+/**
+ * The workflow a reference names: an id as it is, a slug's running lease, and with no reference the
+ * most recent lease if it is running. Undefined leaves the lookup to the gRPC path, which also
+ * finds closed leases (to resume, or to read their result).
+ */
+export async function findLease(api: TemporalHttpApi, ref: string | undefined): Promise<string | undefined> {
+  if (ref === undefined) {
+    const [latest] = await api.listWorkflows(leasesQuery, LOOKUP_TIMEOUT_MS, 1);
+    return latest?.status === RUNNING ? latest.workflowId : undefined;
+  }
+  const id = workflowIdOfRef(ref);
+  if (id) return id;
+  const found = await api.listWorkflows(slugQuery(ref), LOOKUP_TIMEOUT_MS);
   return found.find((w) => w.status === RUNNING)?.workflowId;
+}
+
+/** The workflow's current run, if it is running. */
+export async function describeRunning(api: TemporalHttpApi, workflowId: string): Promise<{ runId?: string } | undefined> {
+  const described = await api.describeWorkflow(workflowId, LOOKUP_TIMEOUT_MS);
+  return described.status === RUNNING ? { runId: described.runId } : undefined;
 }
 
 /**

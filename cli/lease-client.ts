@@ -9,7 +9,7 @@ import type { leaseWorkflow } from '../workflows/lease.js';
 import { LEASE_WORKFLOW_TYPE, leaseWorkflowId, statusQuery, type LeaseInput, type LeaseStatus } from '../workflows/messages.js';
 import { ExpiresAtKey, LeaseIdKey, OwnerKey, ProviderKey, RepoKey, SlugKey, StateKey } from '../workflows/search-attributes.js';
 import { LeaseNotFoundError } from './errors.js';
-import { quoteValue as q, slugQuery, workflowIdOfRef } from './lease-refs.js';
+import { leasesQuery, slugQuery, workflowIdOfRef } from './lease-refs.js';
 
 export type LeaseHandle = WorkflowHandle<typeof leaseWorkflow>;
 
@@ -116,7 +116,7 @@ export async function queryStatus(handle: LeaseHandle, signal: AbortSignal): Pro
 /** `resolveLease`, or the most recently started lease when no reference is given. */
 export async function resolveLeaseOrLatest(client: Client, ref: string | undefined): Promise<LeaseHandle> {
   if (ref) return resolveLease(client, ref);
-  for await (const wf of client.workflow.list({ query: `WorkflowType = ${q(LEASE_WORKFLOW_TYPE)}`, pageSize: 1 })) {
+  for await (const wf of client.workflow.list({ query: leasesQuery, pageSize: 1 })) {
     return resolveLease(client, wf.workflowId);
   }
   throw new LeaseNotFoundError('(most recent)');

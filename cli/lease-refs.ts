@@ -15,5 +15,8 @@ export function workflowIdOfRef(ref: string): string | undefined {
 /** Quote a value for a visibility query. */
 export const quoteValue = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
+/** Every lease, any status (visibility lists running ones first, then the newest). */
+export const leasesQuery = `WorkflowType = ${quoteValue(LEASE_WORKFLOW_TYPE)}`;
+
 /** Every lease (any status) with this slug. */
-export const slugQuery = (slug: string) => `WorkflowType = ${quoteValue(LEASE_WORKFLOW_TYPE)} AND DuraboxSlug = ${quoteValue(slug)}`;
+export const slugQuery = (slug: string) => `${leasesQuery} AND DuraboxSlug = ${quoteValue(slug)}`;

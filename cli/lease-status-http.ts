@@ -5,11 +5,10 @@
  * HTTP address, or any error at all returns undefined, and the caller asks over gRPC, which gives
  * the authoritative answer or error.
  */
-import { LEASE_WORKFLOW_TYPE, MESSAGE_NAMES } from '../workflows/lease-names.js';
+import { MESSAGE_NAMES } from '../workflows/lease-names.js';
 import type { LeaseStatus } from '../workflows/messages.js';
-import { LOOKUP_TIMEOUT_MS, RUNNING, runningBySlug } from './lease-channel-http.js';
-import { quoteValue, workflowIdOfRef } from './lease-refs.js';
-import type { TemporalTarget } from './temporal/connect.js';
+import { describeRunning, findLease } from './lease-channel-http.js';
+import { closeAtExit, type TemporalTarget } from './temporal/connect.js';
 import { TemporalHttpApi } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
@@ -18,7 +17,6 @@ export interface HttpStatusReader {
   workflowId: string;
   /** The lease's status, or undefined when it is not running (or the HTTP API would not say). */
   read(): Promise<(LeaseStatus & { workflowStatus: string }) | undefined>;
-  close(): void;
 }
 
 /** A reader for `ref` (the most recent lease when undefined); undefined when HTTP cannot be used. */
@@ -26,23 +24,16 @@ export async function httpStatusReader(target: TemporalTarget, ref: string | und
   const { httpUrl, namespace } = target.cluster;
   if (!httpUrl) return undefined;
   const api = new TemporalHttpApi(new URL(httpUrl), namespace);
-  let workflowId: string | undefined;
-  try {
-    workflowId = ref === undefined ? await mostRecentRunning(api) : (workflowIdOfRef(ref) ?? (await runningBySlug(api, ref)));
-  } catch (err) {
-    trace(`http api: ${(err as Error).message}; using gRPC`);
-  }
-  if (!workflowId) {
-    api.close();
-    return undefined;
-  }
-  const id = workflowId;
+  // Its kept-alive sockets close with the command's other connections.
+  closeAtExit(api);
+  const workflowId = await findLease(api, ref).catch((err: Error) => void trace(`http api: ${err.message}; using gRPC`));
+  if (!workflowId) return undefined;
   return {
-    workflowId: id,
+    workflowId,
     async read() {
       try {
-        if ((await api.describeWorkflow(id, LOOKUP_TIMEOUT_MS)).status !== RUNNING) return undefined;
-        const status = await api.query<LeaseStatus>(id, MESSAGE_NAMES.statusQuery);
+        if (!(await describeRunning(api, workflowId))) return undefined;
+        const status = await api.query<LeaseStatus>(workflowId, MESSAGE_NAMES.statusQuery);
         trace('status: http');
         return { ...status, workflowStatus: 'RUNNING' };
       } catch (err) {
@@ -50,12 +41,5 @@ export async function httpStatusReader(target: TemporalTarget, ref: string | und
         return undefined;
       }
     },
-    close: () => api.close(),
   };
-}
-
-/** The most recently started lease, if it is running (a closed one is read over gRPC). */
-async function mostRecentRunning(api: TemporalHttpApi): Promise<string | undefined> {
-  const [latest] = await api.listWorkflows(`WorkflowType = ${quoteValue(LEASE_WORKFLOW_TYPE)}`, LOOKUP_TIMEOUT_MS, 1);
-  return latest?.status === RUNNING ? latest.workflowId : undefined;
 }

@@ -2,7 +2,6 @@
 import { Command } from 'commander';
 import type { LeaseStatus } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
-import type { LeaseHandle } from '../lease-client.js';
 import { httpStatusReader } from '../lease-status-http.js';
 import { makeOutput } from '../output.js';
 import { accruedCost, formatCost } from '../cost.js';
@@ -21,26 +20,24 @@ export function statusCommand(): Command {
       // A running lease is read over the HTTP API when the server has one; from the first answer
       // it will not give (the lease has ended, an error), over the gRPC client, loaded only then.
       const http = await httpStatusReader(target, ref);
-      let grpc: LeaseHandle | undefined;
+      let overGrpc: (() => Promise<LeaseStatus & { workflowStatus: string }>) | undefined;
       const read = async () => {
-        const overHttp = grpc ? undefined : await http?.read();
-        if (overHttp) return overHttp;
-        http?.close();
-        if (!grpc) {
-          const [{ client }, { resolveLease, resolveLeaseOrLatest }] = await Promise.all([connectTo(target), import('../lease-client.js')]);
+        if (!overGrpc) {
+          const overHttp = await http?.read();
+          if (overHttp) return overHttp;
+          const [{ client }, lc] = await Promise.all([connectTo(target), import('../lease-client.js')]);
           // The lease HTTP found, if it found one: with no ref (or a slug reused since), looking
           // again could name another lease in the middle of a --wait.
-          grpc = http ? await resolveLease(client, http.workflowId) : await resolveLeaseOrLatest(client, ref);
+          const handle = http ? await lc.resolveLease(client, http.workflowId) : await lc.resolveLeaseOrLatest(client, ref);
+          overGrpc = () => lc.leaseStatus(handle);
         }
-        const { leaseStatus } = await import('../lease-client.js');
-        return leaseStatus(grpc);
+        return overGrpc();
       };
       let s = await read();
       while (g.wait && (s.phase === 'creating' || s.phase === 'starting')) {
         await new Promise((r) => setTimeout(r, 500));
         s = await read();
       }
-      http?.close();
       out.result(formatStatus(s), { ...s, cost: leaseCost(s) });
     });
 }

@@ -11,13 +11,13 @@ import { describe, expect, it } from 'vitest';
 import { buildManifest } from '../../providers/common/manifest.js';
 import { localSyncState } from '../../providers/common/sync.js';
 import type { SshTarget } from '../../providers/adapter.js';
+import { gitIn } from '../support/git-repo.js';
 
 // localSyncState reads the target only for the remote paths that enter the fingerprint.
 const target = { user: 'u', host: '127.0.0.1', port: 22, keyPath: '/k', hostKeyAlias: 'durabox-x', hostKeys: [], workRoot: '/w' } as unknown as SshTarget;
 const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
 
-const git = (repo: string, ...args: string[]) =>
-  execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { encoding: 'utf8' }).trim();
+const git = gitIn;
 
 /**
  * `moved`: commit a with f = 1, then f = 2 in the work tree (not committed). `still`: a clone at a

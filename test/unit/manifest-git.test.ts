@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildManifest } from '../../providers/common/manifest.js';
+import { gitIn, newRepo } from '../support/git-repo.js';
 
 afterEach(() => {
   delete process.env.GIT_TEST_ASSUME_DIFFERENT_OWNER;
@@ -76,11 +77,10 @@ describe('manifest and what git will read', () => {
 });
 
 describe('the one-process pass of git calls', () => {
-  const git = (repo: string, ...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { encoding: 'utf8' }).trim();
+  const git = gitIn;
 
   it('keeps each call apart whatever the paths hold (newlines, colons, digits, NUL-framed lists)', async () => {
-    const repo = join(mkdtempSync(join(tmpdir(), 'dbx-manifest-')), 'repo');
-    execFileSync('git', ['init', '-q', repo]);
+    const repo = newRepo('dbx-manifest-');
     writeFileSync(join(repo, 'kept.txt'), '1\n');
     writeFileSync(join(repo, 'x:0'), 'colon\n');
     writeFileSync(join(repo, 'two\nlines.txt'), 'nl\n');
@@ -96,8 +96,7 @@ describe('the one-process pass of git calls', () => {
   });
 
   it('has no diff before the first commit, and an empty one for a clean tree', async () => {
-    const repo = join(mkdtempSync(join(tmpdir(), 'dbx-manifest-')), 'repo');
-    execFileSync('git', ['init', '-q', repo]);
+    const repo = newRepo('dbx-manifest-');
     writeFileSync(join(repo, 'a.txt'), 'a\n');
     expect(await buildManifest(repo)).toMatchObject({ head: null, headDiff: undefined, untracked: ['a.txt'] });
     git(repo, 'add', '-A');
