@@ -64,9 +64,13 @@ const MAX_WORKER_MOVES = 5;
 const shared = proxyActivities<Activities>(claimOptions);
 const local = proxyLocalActivities<Activities>(claimLocalOptions);
 
-/** The worker that will hold the lease's key: the one running this workflow task. */
-function claimWorker(): Promise<string> {
-  return patched('claim-worker-locally') ? local.claimWorkerQueue() : shared.claimWorkerQueue();
+/**
+ * The worker that will hold the lease's key: the one running this workflow task. Leases that
+ * publish settled state were all started after the claim became a local activity, so they skip
+ * that older patch (and the marker and upsert each patch records).
+ */
+function claimWorker(settledState: boolean): Promise<string> {
+  return settledState || patched('claim-worker-locally') ? local.claimWorkerQueue() : shared.claimWorkerQueue();
 }
 
 /**
@@ -85,6 +89,10 @@ function onWorker(queue: string, pickupMs: number | string = WORKER_PICKUP_TIMEO
 }
 
 export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
+  // Leases started on this code publish their search attributes only when what `durabox list` and
+  // the Web UI show settles (see publishState): each upsert is a visibility write on the server.
+  // Histories recorded before replay with an upsert at every step, as they were made.
+  const settledState = patched('publish-settled-state');
   const state = new LeaseState(input, Date.now());
   const runScopes = new Map<string, CancellationScope>();
   /** Trees (local root and excludes) this execution has synced to the box. */
@@ -115,7 +123,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   async function moveToLiveWorker(): Promise<void> {
     for (let tries = 0; ; tries++) {
       const previous = state.workerQueue;
-      state.workerQueue = await claimWorker();
+      state.workerQueue = await claimWorker(settledState);
       log.warn('lease worker gone; moving the lease', { from: previous, to: state.workerQueue });
       try {
         state.target = await onWorker(state.workerQueue, pickup).waitReady.adoptBox.executeWithOptions(
@@ -130,12 +138,20 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
     }
   }
 
+  /** Runs sent with the start (update-with-start) that wait for the box: one will run at once. */
+  let runsWaitingForBox = 0;
+  /** The state and expiry last upserted by this execution. */
+  let published: { phase: string; expiresAt: number } | undefined;
   const publishState = () => {
+    const expiresAt = state.ended ? Date.now() : Math.min(state.ttlDeadline, state.idleDeadline, state.budgetDeadline);
+    setCurrentDetails(detailsText(state));
+    // An ended lease's expiry is "now", which always differs: its phase alone decides.
+    if (settledState && published?.phase === state.phase && (state.ended || published.expiresAt === expiresAt)) return;
     upsertSearchAttributes([
       { key: StateKey, value: state.phase },
-      { key: ExpiresAtKey, value: new Date(state.ended ? Date.now() : Math.min(state.ttlDeadline, state.idleDeadline, state.budgetDeadline)) },
+      { key: ExpiresAtKey, value: new Date(expiresAt) },
     ]);
-    setCurrentDetails(detailsText(state));
+    published = { phase: state.phase, expiresAt };
   };
 
   setHandler(statusQuery, () => state.status());
@@ -146,11 +162,18 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
     runUpdate,
     async (req: RunRequest): Promise<RunResult> => {
       // A run sent with the start (update-with-start) waits for the box instead of failing.
-      await condition(() => !state.acquiring);
+      runsWaitingForBox++;
+      try {
+        await condition(() => !state.acquiring);
+      } finally {
+        runsWaitingForBox--;
+      }
       if (state.ended || state.releaseRequest) throw leaseGone(state);
       await condition(() => !state.busy || state.ended || !!state.releaseRequest);
       if (state.ended || state.releaseRequest) throw leaseGone(state);
       if (needsClientSync(req, state.workerQueue)) {
+        // The ready state this run was to replace with "running" (see the acquire below).
+        publishState();
         throw ApplicationFailure.create({
           type: 'SyncFromClient',
           message: `the lease's worker (${state.workerQueue}) is not on the client's machine; the client syncs the tree itself`,
@@ -158,7 +181,8 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
         });
       }
       const result = await executeRun(req, currentUpdateInfo()?.id ?? `run-${state.runs.length + 1}`);
-      publishState();
+      // A release that follows the run publishes "releasing" itself, in this same workflow task.
+      if (!settledState || !state.releaseRequest) publishState();
       return result;
     },
     {
@@ -307,7 +331,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   let continuing = false;
   try {
     if (!state.workerQueue) {
-      state.workerQueue = await claimWorker();
+      state.workerQueue = await claimWorker(settledState);
     }
     const acts = onWorker(state.workerQueue);
     for (let attempt = 1; ; attempt++) {
@@ -321,7 +345,8 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
         if (state.box?.costPerHour) {
           upsertMemo({ costPerHour: state.box.costPerHour, boxCreatedAt: new Date(state.boxCreatedAt!).toISOString(), maxCost: input.maxCost });
         }
-        publishState();
+        // Created but not ready still lists as "creating"; a budget moves the expiry, though.
+        if (!settledState || state.budgetDeadline !== Infinity) publishState();
       }
       if (state.phase !== 'starting') break;
       try {
@@ -336,7 +361,9 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
               a.waitReady.waitBoxReady.executeWithOptions({ summary: `wait until ${state.box!.resourceId} accepts SSH` }, [{ ...providerRef, box: state.box! }]),
             );
         state.ready(target, Date.now());
-        publishState();
+        // A run that waited for the box starts in this same workflow task and publishes
+        // "running"; a "ready" upsert just before it would be a visibility write nobody sees.
+        if (!settledState || runsWaitingForBox === 0) publishState();
         break;
       } catch (err) {
         if (!(await replacedBoxThatWillNotStart(err, attempt))) throw err;
@@ -375,7 +402,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   for (const scope of runScopes.values()) scope.cancel();
   await CancellationScope.nonCancellable(async () => {
     await condition(() => !state.busy);
-    await releaseLease(state, endReason, providerRef, onLeaseWorker);
+    await releaseLease(state, endReason, providerRef, onLeaseWorker, settledState ? publishState : undefined);
     if (state.box?.costPerHour && state.released) upsertMemo({ releasedAt: state.released.at });
     publishState();
     await condition(allHandlersFinished);
@@ -389,6 +416,8 @@ async function releaseLease(
   reason: EndReason,
   providerRef: { provider: string; providerConfig: Record<string, unknown> },
   onLeaseWorker: <T>(call: (acts: ReturnType<typeof onWorker>) => Promise<T>) => Promise<T>,
+  /** Publishes "releasing" (leases with settled state; older ones showed their last phase). */
+  publishReleasing?: () => void,
 ): Promise<void> {
   state.startReleasing();
   const requested = state.releaseRequest?.action;
@@ -399,6 +428,7 @@ async function releaseLease(
     state.finishRelease(action ?? 'keep', reason, Date.now(), 'nothing was created');
     return;
   }
+  publishReleasing?.();
   const result = await onLeaseWorker((acts) =>
     acts.release.releaseBox.executeWithOptions({ summary: `release (${action ?? 'provider default'}) after ${reason}` }, [
       { ...providerRef, leaseId: state.input.leaseId, slug: state.input.slug, box: state.box, action },

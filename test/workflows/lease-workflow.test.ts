@@ -61,9 +61,32 @@ describe('leaseWorkflow', () => {
       expect(summary.released?.action).toBe('delete');
       expect(summary.released?.reason).toBe('after-run');
       expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'sync', 'run:echo hi', 'release:delete']);
-      await recordHistory('run-then-release', handle);
-      // The same story once the worker is claimed by a local activity (patch claim-worker-locally).
-      await recordHistory('claim-locally-run-then-release', handle);
+      // Each upsert is a visibility write: the lease publishes what list and the Web UI show when it
+      // settles, not every step (no "starting", no "ready" that the waiting run replaces at once).
+      expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'running', 'releasing', 'released']);
+      // run-then-release and claim-locally-run-then-release are this story as older code recorded it.
+      await recordHistory('settled-state-run-then-release', handle);
+    });
+  });
+
+  it('a waiting first run that the worker refuses leaves the lease listed as ready', async () => {
+    const rec: Recorder = { calls: [], releases: [] };
+    await withWorker(rec, {}, async (taskQueue) => {
+      const input = leaseInput({ releaseAfterRun: false });
+      const op = withStartLease(input, taskQueue);
+      // A client on another machine: the worker refuses to sync its tree (the client syncs it).
+      const first = client.workflow.executeUpdateWithStart(runUpdate, {
+        args: [{ argv: ['true'], localRoot: '/elsewhere', origin: { workerId: 'not-this-one' } }],
+        updateId: 'run_remote',
+        startWorkflowOperation: op,
+      });
+      await expect(first).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      const handle = await op.workflowHandle();
+      expect((await handle.query(statusQuery)).phase).toBe('ready');
+      expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready']);
+      await handle.signal(releaseSignal, { action: 'keep' });
+      await handle.result();
+      expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready', 'releasing', 'released']);
     });
   });
 
@@ -376,4 +399,17 @@ async function expectEventually(check: () => Promise<boolean>, timeoutMs = 30_00
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Each search-attribute upsert in the lease's history: its DuraboxState, or the SDK's patch ids. */
+async function upsertedStates(handle: WorkflowHandle): Promise<Array<string | string[]>> {
+  const { events } = await handle.fetchHistory();
+  const out: Array<string | string[]> = [];
+  for (const e of events ?? []) {
+    const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+    if (!fields) continue;
+    const field = fields.DuraboxState ?? fields.TemporalChangeVersion;
+    out.push(JSON.parse(Buffer.from(field!.data!).toString('utf8')) as string | string[]);
+  }
+  return out;
 }
