@@ -91,7 +91,9 @@ function onWorker(queue: string, pickupMs: number | string = WORKER_PICKUP_TIMEO
 export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   // Leases started on this code publish their search attributes only when what `durabox list` and
   // the Web UI show settles (see publishState): each upsert is a visibility write on the server.
-  // Histories recorded before replay with an upsert at every step, as they were made.
+  // Histories recorded before replay with an upsert at every step, as they were made. A lease with
+  // this patch was started after the earlier ones (claim-worker-locally, sync-check-in-run,
+  // reacquire-on-capacity), so it takes their new paths without a marker and an upsert for each.
   const settledState = patched('publish-settled-state');
   const state = new LeaseState(input, Date.now());
   const runScopes = new Map<string, CancellationScope>();
@@ -130,7 +132,8 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
           { summary: `take over ${state.box!.resourceId} from ${previous}` },
           [{ ...providerRef, box: state.box!, pinnedHostKeys: state.target?.hostKeys }],
         );
-        publishState();
+        // A lease still acquiring lists as "creating" until it is ready.
+        if (!settledState || !state.acquiring) publishState();
         return;
       } catch (err) {
         if (!isWorkerGone(err) || tries >= MAX_WORKER_MOVES) throw err;
@@ -173,17 +176,26 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       if (state.ended || state.releaseRequest) throw leaseGone(state);
       if (needsClientSync(req, state.workerQueue)) {
         // The ready state this run was to replace with "running" (see the acquire below).
-        publishState();
+        if (settledState) publishState();
         throw ApplicationFailure.create({
           type: 'SyncFromClient',
           message: `the lease's worker (${state.workerQueue}) is not on the client's machine; the client syncs the tree itself`,
           nonRetryable: true,
         });
       }
-      const result = await executeRun(req, currentUpdateInfo()?.id ?? `run-${state.runs.length + 1}`);
-      // A release that follows the run publishes "releasing" itself, in this same workflow task.
-      if (!settledState || !state.releaseRequest) publishState();
-      return result;
+      const runId = currentUpdateInfo()?.id ?? `run-${state.runs.length + 1}`;
+      if (!settledState) {
+        const result = await executeRun(req, runId);
+        publishState();
+        return result;
+      }
+      try {
+        return await executeRun(req, runId);
+      } finally {
+        // However the run ended (a cancelled or refused one too), the lease is ready again, unless
+        // it is ending: then the release publishes "releasing" in this same workflow task.
+        if (!state.releaseRequest && !stopping) publishState();
+      }
     },
     {
       validator: (req: RunRequest) => {
@@ -243,7 +255,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
         };
         // A tree this lease synced before is checked in the run's own session (one ssh login
         // instead of two on a warm rerun); only if it changed does the sync step run first.
-        const checkInRun = tree !== undefined && syncedTrees.has(treeKey(tree)) && patched('sync-check-in-run');
+        const checkInRun = tree !== undefined && syncedTrees.has(treeKey(tree)) && (settledState || patched('sync-check-in-run'));
         if (tree && !checkInRun) await sync();
         const maxRunMs = Math.max(Math.min(state.ttlDeadline, state.budgetDeadline) - Date.now(), 60_000);
         const run = (syncCheck: typeof tree) =>
@@ -308,7 +320,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
   async function replacedBoxThatWillNotStart(err: unknown, attempt: number): Promise<boolean> {
     if (failureType(err) !== 'Provider.capacity' || attempt >= (input.acquireAttempts ?? 1)) return false;
     // Only a lease whose action destroys boxes may rent another; stop/keep roll back as usual.
-    if (state.releaseAction !== 'delete' || !patched('reacquire-on-capacity')) return false;
+    if (state.releaseAction !== 'delete' || !(settledState || patched('reacquire-on-capacity'))) return false;
     const box = state.box!;
     const released = await CancellationScope.nonCancellable(() =>
       onLeaseWorker((a) =>
@@ -320,7 +332,8 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
     log.warn('box will not start; released it', { box: box.resourceId, action: released.action, attempt });
     if (released.action !== 'delete') return false;
     state.replaceBox();
-    publishState();
+    // Back to "creating", which it still lists as unless a budget was published.
+    if (!settledState || published) publishState();
     return true;
   }
 

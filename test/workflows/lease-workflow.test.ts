@@ -64,8 +64,9 @@ describe('leaseWorkflow', () => {
       // Each upsert is a visibility write: the lease publishes what list and the Web UI show when it
       // settles, not every step (no "starting", no "ready" that the waiting run replaces at once).
       expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'running', 'releasing', 'released']);
-      // run-then-release and claim-locally-run-then-release are this story as older code recorded it.
-      await recordHistory('settled-state-run-then-release', handle);
+      // Fixtures without the settled- prefix are these stories as older code recorded them; they stay
+      // as recorded (test/replay replays them all), so new recordings take new names.
+      await recordHistory('settled-run-then-release', handle);
     });
   });
 
@@ -84,6 +85,7 @@ describe('leaseWorkflow', () => {
       const handle = await op.workflowHandle();
       expect((await handle.query(statusQuery)).phase).toBe('ready');
       expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready']);
+      await recordHistory('settled-refused-first-run', handle);
       await handle.signal(releaseSignal, { action: 'keep' });
       await handle.result();
       expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready', 'releasing', 'released']);
@@ -125,7 +127,7 @@ describe('leaseWorkflow', () => {
         const status = await handle.query(statusQuery);
         expect(status.phase).toBe('failed');
         expect(status.error).toContain('box never answered');
-        await recordHistory('rollback-after-failed-ready', handle);
+        await recordHistory('settled-rollback-after-failed-ready', handle);
       },
     );
   });
@@ -209,7 +211,7 @@ describe('leaseWorkflow', () => {
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       expect(rec.calls).toEqual(['claim', 'create', 'waitReady', 'release:stop']);
       expect((await handle.describe()).status.name).toBe('CANCELLED');
-      await recordHistory('cancelled-while-ready', handle);
+      await recordHistory('settled-cancelled-while-ready', handle);
     });
   });
 
@@ -226,7 +228,7 @@ describe('leaseWorkflow', () => {
       const summary = await handle.result();
       expect(summary.released?.reason).toBe('idle');
       expect(summary.released?.action).toBe('delete');
-      await recordHistory('idle-expiry-with-touch', handle);
+      await recordHistory('settled-idle-expiry-with-touch', handle);
     });
   });
 
@@ -281,7 +283,7 @@ describe('leaseWorkflow', () => {
       await handle.signal(releaseSignal, {});
       await handle.result();
       expect(rec.calls.filter((c) => c.startsWith('run:'))).toEqual(['run:false']);
-      await recordHistory('runs-and-rejections', handle);
+      await recordHistory('settled-runs-and-rejections', handle);
     });
   });
   it('a run that fails on bad input (a tree git will not read) fails as InvalidRun and keeps the lease', async () => {
@@ -302,6 +304,9 @@ describe('leaseWorkflow', () => {
       expect(cause.message).toMatch(/git cannot read the repository/);
       expect(runFailureExit(err, false).code).toBe(ExitCode.config);
       expect((await handle.query(statusQuery)).phase).toBe('ready');
+      // Listed as ready again too, not left "running" by the failed run.
+      expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready', 'running', 'ready']);
+      await recordHistory('settled-failed-run-keeps-lease', handle);
       expect(rec.releases).toEqual([]);
       await handle.signal(releaseSignal, {});
       await handle.result();
@@ -343,7 +348,7 @@ describe('leaseWorkflow', () => {
       expect(rec.calls.filter((c) => c === 'sync' || c.startsWith('run:'))).toEqual([
         'sync', 'run:make run_1', 'run:make run_2', 'sync', 'run:make run_3', 'sync', 'run:make run_4',
       ]);
-      await recordHistory('sync-check-in-run', handle);
+      await recordHistory('settled-sync-check-in-run', handle);
     });
   });
 
@@ -409,7 +414,7 @@ async function upsertedStates(handle: WorkflowHandle): Promise<Array<string | st
     const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
     if (!fields) continue;
     const field = fields.DuraboxState ?? fields.TemporalChangeVersion;
-    out.push(JSON.parse(Buffer.from(field!.data!).toString('utf8')) as string | string[]);
+    out.push(field?.data ? (JSON.parse(Buffer.from(field.data).toString('utf8')) as string | string[]) : `(upsert of ${Object.keys(fields).join(', ')})`);
   }
   return out;
 }
