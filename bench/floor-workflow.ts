@@ -29,7 +29,9 @@ export async function floorWorkflow(upserts = 0): Promise<number> {
   const publish = () => {
     if (published < upserts) upsertSearchAttributes([{ key: StateKey, value: `step-${published++}` }]);
   };
-  // One upsert in the first workflow task, the rest after the last steps, as a lease places them.
+  // One upsert in the first workflow task, the rest after the last steps, the last one with the
+  // completion as a lease's "released" (a lease's others follow steps 2 and 4; which task carries
+  // an upsert does not change its cost).
   if (upserts > 0) publish();
   for (let i = 0; i < FLOOR_STEPS; i++) {
     n = await step(n);

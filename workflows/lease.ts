@@ -171,9 +171,13 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       } finally {
         runsWaitingForBox--;
       }
-      if (state.ended || state.releaseRequest) throw leaseGone(state);
-      await condition(() => !state.busy || state.ended || !!state.releaseRequest);
-      if (state.ended || state.releaseRequest) throw leaseGone(state);
+      // A lease that is ending refuses runs. `stopping` is set as the main loop ends, before the
+      // release waits for the run in progress: without it, a run queued behind that one would
+      // start while the box is being released (settled leases only: older histories replay as made).
+      const ending = () => state.ended || !!state.releaseRequest || (settledState && stopping !== undefined);
+      if (ending()) throw leaseGone(state, settledState ? stopping : undefined);
+      await condition(() => !state.busy || ending());
+      if (ending()) throw leaseGone(state, settledState ? stopping : undefined);
       if (needsClientSync(req, state.workerQueue)) {
         // The ready state this run was to replace with "running" (see the acquire below).
         if (settledState) publishState();
@@ -462,10 +466,12 @@ function isWorkerGone(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }
 
-function leaseGone(state: LeaseState): ApplicationFailure {
+function leaseGone(state: LeaseState, stopping?: EndReason): ApplicationFailure {
+  // Between the decision to end and the release, the phase still reads as before.
+  const phase = stopping && !state.ended ? `ending (${stopping})` : state.phase;
   return ApplicationFailure.create({
     type: state.acquiring ? 'LeaseNotReady' : 'LeaseReleased',
-    message: `lease ${state.input.leaseId} is ${state.phase}${state.error ? `: ${state.error}` : ''}`,
+    message: `lease ${state.input.leaseId} is ${phase}${state.error ? `: ${state.error}` : ''}`,
     nonRetryable: true,
   });
 }

@@ -85,10 +85,10 @@ describe('leaseWorkflow', () => {
       const handle = await op.workflowHandle();
       expect((await handle.query(statusQuery)).phase).toBe('ready');
       expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready']);
-      await recordHistory('settled-refused-first-run', handle);
       await handle.signal(releaseSignal, { action: 'keep' });
       await handle.result();
       expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready', 'releasing', 'released']);
+      await recordHistory('settled-refused-first-run', handle);
     });
   });
 
@@ -258,15 +258,26 @@ describe('leaseWorkflow', () => {
       expect(s.maxCost).toBe(3);
       expect(Date.parse(s.budgetDeadline!) - Date.parse(s.boxCreatedAt!)).toBe(3000);
       const run = handle.executeUpdate(runUpdate, { args: [{ argv: ['sleep', '600'], noSync: true }], updateId: 'run_long' });
+      // A second run queued behind the first: the lease ends before it may start.
+      while (!rec.calls.includes('run:sleep 600')) await new Promise((r) => setTimeout(r, 50));
+      const queued = handle.executeUpdate(runUpdate, { args: [{ argv: ['echo', 'queued'], noSync: true }], updateId: 'run_queued' });
       const err = await run.then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('LeaseExpired');
       expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/budget of \$3/);
+      const queuedErr = await queued.then(() => undefined, (e: unknown) => e);
+      expect(((queuedErr as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('LeaseReleased');
+      expect(((queuedErr as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/is ending \(budget\)/);
       const summary = await handle.result();
       expect(summary.released).toMatchObject({ reason: 'budget', action: 'stop' });
+      expect(rec.calls.filter((c) => c.startsWith('run:'))).toEqual(['run:sleep 600']);
       expect(rec.calls.at(-1)).toBe('release:stop');
       const memo = (await handle.describe()).memo as Record<string, unknown>;
       expect(memo).toMatchObject({ costPerHour: 3600, maxCost: 3, releasedAt: summary.released!.at });
+      // A budget moves the expiry at create, so "starting" is published; the cut-short run leaves
+      // "running" for "releasing", with no "ready" between.
+      expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'starting', 'ready', 'running', 'releasing', 'released']);
+      await recordHistory('settled-budget-mid-run-with-queued-run', handle);
     });
   });
 
@@ -306,10 +317,10 @@ describe('leaseWorkflow', () => {
       expect((await handle.query(statusQuery)).phase).toBe('ready');
       // Listed as ready again too, not left "running" by the failed run.
       expect(await upsertedStates(handle)).toEqual([['publish-settled-state'], 'ready', 'running', 'ready']);
-      await recordHistory('settled-failed-run-keeps-lease', handle);
       expect(rec.releases).toEqual([]);
       await handle.signal(releaseSignal, {});
       await handle.result();
+      await recordHistory('settled-failed-run-keeps-lease', handle);
     });
   });
 
