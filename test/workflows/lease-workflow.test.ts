@@ -260,12 +260,15 @@ describe('leaseWorkflow', () => {
       const run = handle.executeUpdate(runUpdate, { args: [{ argv: ['sleep', '600'], noSync: true }], updateId: 'run_long' });
       // A second run queued behind the first: the lease ends before it may start.
       while (!rec.calls.includes('run:sleep 600')) await new Promise((r) => setTimeout(r, 50));
-      const queued = handle.executeUpdate(runUpdate, { args: [{ argv: ['echo', 'queued'], noSync: true }], updateId: 'run_queued' });
+      // Its refusal may come before the first run's: held as a value, not a pending rejection.
+      const queued = handle
+        .executeUpdate(runUpdate, { args: [{ argv: ['echo', 'queued'], noSync: true }], updateId: 'run_queued' })
+        .then(() => undefined, (e: unknown) => e);
       const err = await run.then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('LeaseExpired');
       expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/budget of \$3/);
-      const queuedErr = await queued.then(() => undefined, (e: unknown) => e);
+      const queuedErr = await queued;
       expect(((queuedErr as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('LeaseReleased');
       expect(((queuedErr as WorkflowUpdateFailedError).cause as ApplicationFailure).message).toMatch(/is ending \(budget\)/);
       const summary = await handle.result();
