@@ -175,9 +175,12 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
       // release waits for the run in progress: without it, a run queued behind that one would
       // start while the box is being released (settled leases only: older histories replay as made).
       const ending = () => state.ended || !!state.releaseRequest || (settledState && stopping !== undefined);
-      if (ending()) throw leaseGone(state, settledState ? stopping : undefined);
+      const refuseIfEnding = () => {
+        if (ending()) throw leaseGone(state, settledState ? stopping : undefined);
+      };
+      refuseIfEnding();
       await condition(() => !state.busy || ending());
-      if (ending()) throw leaseGone(state, settledState ? stopping : undefined);
+      refuseIfEnding();
       if (needsClientSync(req, state.workerQueue)) {
         // The ready state this run was to replace with "running" (see the acquire below).
         if (settledState) publishState();
