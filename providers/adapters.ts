@@ -34,7 +34,7 @@ const FACTORIES: Record<string, (config: unknown) => ProviderAdapter> = {
 /** Validate `config` against the provider's schema and build its adapter. */
 export function getProvider(name: string, config: unknown = {}): ProviderAdapter {
   const reg = getRegistration(name);
-  const parsed = reg.configSchema.safeParse(config ?? {});
+  const parsed = reg.configSchema().safeParse(config ?? {});
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
     throw new ProviderError('invalid', `${name} settings: ${detail}`, { provider: name, operation: 'registry' });

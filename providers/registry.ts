@@ -33,8 +33,11 @@ export interface ProviderRegistration<C = unknown> {
   name: string;
   /** Flags of `run`, `warmup` and `doctor` that set this provider's settings. */
   flags?: readonly ProviderFlag[];
-  /** Zod schema of the provider's settings section (`<name>:` in durabox.yaml). */
-  configSchema: z.ZodType<C>;
+  /**
+   * Zod schema of the provider's settings section (`<name>:` in durabox.yaml), built on first call:
+   * a command pays only for the sections it reads.
+   */
+  configSchema: () => z.ZodType<C>;
   /** Settings a repository's config may not set (they decide where credentials or code go). */
   trustedOnlyKeys?: readonly string[];
   /**

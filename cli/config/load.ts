@@ -70,8 +70,12 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
   pick('DURABOX_ENV', 'env', (v) => v.split(',').map((s) => s.trim()).filter(Boolean));
   pick('DURABOX_EXCLUDES', 'excludes', (v) => v.split(',').map((s) => s.trim()).filter(Boolean));
   pick('DURABOX_MAX_COST', 'maxCost', (v) => (/^\d+(\.\d+)?$/.test(v) ? Number(v) : v));
+  const names = Object.keys(env).filter((k) => k.startsWith('DURABOX_'));
   for (const reg of providerRegistrations()) {
-    const section = providerEnvSection(reg.name, reg.configSchema, env);
+    const prefix = `DURABOX_${reg.name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_`;
+    // The schema lists the keys; it is built only for a provider the environment names.
+    if (!names.some((k) => k.startsWith(prefix))) continue;
+    const section = providerEnvSection(prefix, reg.configSchema(), env);
     if (section) layer[reg.name] = section;
   }
   return layer;
@@ -82,9 +86,8 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
  * `vast.apiUrl`, `DURABOX_SEALOS_DEVBOX_CONTEXT` → `sealos-devbox.context`). Numbers, booleans and
  * comma lists are converted by the key's schema type; zod validates the result like any layer.
  */
-function providerEnvSection(name: string, schema: z.ZodType, env: NodeJS.ProcessEnv): Layer | undefined {
+function providerEnvSection(prefix: string, schema: z.ZodType, env: NodeJS.ProcessEnv): Layer | undefined {
   if (!(schema instanceof z.ZodObject)) return undefined;
-  const prefix = `DURABOX_${name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_`;
   const section: Layer = {};
   for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
     const v = env[prefix + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()];
@@ -121,7 +124,7 @@ function describeIssues(source: string, error: z.ZodError): string {
 }
 
 function checkLayer(source: string, layer: Layer): void {
-  const res = layerSchema().safeParse(layer);
+  const res = layerSchema(layer).safeParse(layer);
   if (!res.success) throw new ConfigError(describeIssues(source, res.error));
 }
 
@@ -179,7 +182,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     merged = merge(merged, layer);
     sources.push(source);
   }
-  const parsed = configSchema().safeParse(merged);
+  const parsed = configSchema(merged).safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues('config', parsed.error));
   const config = parsed.data as DuraboxConfig;
   if (opts.extraEnv?.length) config.env = [...config.env, ...opts.extraEnv];
@@ -188,7 +191,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     throw new ConfigError(`unknown provider ${JSON.stringify(config.provider)} (known: ${providerRegistrations().map((r) => r.name).join(', ')})`);
   }
   const reg = getRegistration(config.provider);
-  const providerParsed = (reg.configSchema as z.ZodType).safeParse(config[config.provider] ?? {});
+  const providerParsed = (reg.configSchema() as z.ZodType).safeParse(config[config.provider] ?? {});
   if (!providerParsed.success) throw new ConfigError(describeIssues(`${config.provider} settings`, providerParsed.error));
   return { config, providerConfig: providerParsed.data as Record<string, unknown>, sources };
 }

@@ -28,23 +28,35 @@ export const GeneralShape = {
     .default('durabox'),
 };
 
-export function configSchema() {
-  const providerShape: Record<string, z.ZodType> = {};
-  for (const reg of providerRegistrations()) providerShape[reg.name] = (reg.configSchema as z.ZodType).optional();
-  return z.object({ ...GeneralShape, ...providerShape }).strict();
+/**
+ * The settings schemas of the provider sections `sections` has (all of them without it). Only
+ * present sections are checked: a command pays for building a provider's schema only when it reads
+ * that provider's settings. An absent section needs no schema, and a key that names no provider is
+ * still an unknown key.
+ */
+function providerShape(sections: Record<string, unknown> | undefined, wrap: (schema: z.ZodType) => z.ZodType): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const reg of providerRegistrations()) {
+    if (sections && !(reg.name in sections)) continue;
+    shape[reg.name] = wrap(reg.configSchema() as z.ZodType);
+  }
+  return shape;
+}
+
+/** The merged configuration's schema, for `config` (every provider's section without it). */
+export function configSchema(config?: Record<string, unknown>) {
+  return z.object({ ...GeneralShape, ...providerShape(config, (s) => s.optional()) }).strict();
 }
 
 /**
  * One source's layer: every key optional (provider sections too), unknown keys still errors. A
  * required provider key may come from another layer, so only the merged result is checked for it.
  */
-export function layerSchema() {
-  const providerShape: Record<string, z.ZodType> = {};
-  for (const reg of providerRegistrations()) {
-    const schema = reg.configSchema as z.ZodType;
-    providerShape[reg.name] = (schema instanceof z.ZodObject ? schema.partial() : schema).optional();
-  }
-  return z.object({ ...GeneralShape, ...providerShape }).partial().strict();
+export function layerSchema(layer?: Record<string, unknown>) {
+  return z
+    .object({ ...GeneralShape, ...providerShape(layer, (s) => (s instanceof z.ZodObject ? s.partial() : s).optional()) })
+    .partial()
+    .strict();
 }
 
 export type DuraboxConfig = z.output<ReturnType<typeof configSchema>> & {

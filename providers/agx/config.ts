@@ -8,6 +8,7 @@
 import { homedir, userInfo } from 'node:os';
 import { join, posix } from 'node:path';
 import { z } from 'zod';
+import { onFirstUse } from '../common/on-first-use.js';
 
 export const AGX_DEFAULT_GATEWAY = 'workspace.agx.so';
 
@@ -66,49 +67,51 @@ const refineWith = (problem: (v: string) => string | undefined, what: string) =>
 
 const expandHome = (p: string) => (p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
 
-export const agxConfigSchema = z
-  .object({
-    /** The workspace gateway: a bare hostname. Trusted only: it decides where the user's key goes. */
-    gateway: z.string().superRefine(refineWith(gatewayProblem, 'gateway')).prefault(AGX_DEFAULT_GATEWAY),
-    /** Gateway SSH port. Unverified: the vendor publishes only the default, 22. */
-    port: z.number().int().min(1).max(65535).default(22),
-    /** The vm user, the part before `+` in the gateway login. Defaults to the local login name. */
-    user: z
-      .string()
-      .superRefine(refineWith(userProblem, 'user'))
-      // prefault: the local login name is validated like a configured one.
-      .prefault(() => userInfo().username),
-    /** The operator's own key registered with AGX (path on the worker; the bytes never move). */
-    keyPath: z
-      .string()
-      .default('~/.ssh/id_ed25519')
-      .transform(expandHome)
-      .refine((p) => p.startsWith('/'), 'keyPath must be absolute or start with ~/'),
-    /**
-     * The gateway's host key, pinned before the first connection: `type base64` (a known_hosts
-     * line without the host) or an OpenSSH fingerprint `SHA256:…`. Unset: the user's known_hosts
-     * entry for the gateway, else trust on first use, recorded once per gateway and enforced after.
-     */
-    hostKey: z
-      .string()
-      .trim()
-      .refine((k) => HOST_KEY_LINE.test(k) || HOST_KEY_FINGERPRINT.test(k), 'hostKey must be `type base64` or `SHA256:<fingerprint>`')
-      .optional(),
-    /** The user's known_hosts file consulted for a gateway entry (read only, never written). */
-    knownHostsFile: z.string().default('~/.ssh/known_hosts').transform(expandHome)
-      .refine((p) => p.startsWith('/'), 'knownHostsFile must be absolute or start with ~/'),
-    /** Absolute directory in the sandbox for `<leaseId>/<repo>`. Unset: `$HOME/.cache/durabox/work` there. */
-    workRoot: z.string().superRefine(refineWith(workRootProblem, 'workRoot')).optional(),
-    /** First part of every instance name. Short because AGX's naming limits are unknown. */
-    instancePrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/, 'instancePrefix must be 1-8 lowercase letters or digits, starting with a letter').default('dbx'),
-    /** Bounded wait for SSH through the gateway (the first connect provisions the sandbox). */
-    readyTimeoutMs: z.number().int().positive().default(5 * 60_000),
-    /** `doctor` also contacts the gateway (key exchange only: no login, so nothing is provisioned). */
-    probe: z.boolean().default(false),
-  })
-  .strict();
+export const agxConfigSchema = onFirstUse(() =>
+  z
+    .object({
+      /** The workspace gateway: a bare hostname. Trusted only: it decides where the user's key goes. */
+      gateway: z.string().superRefine(refineWith(gatewayProblem, 'gateway')).prefault(AGX_DEFAULT_GATEWAY),
+      /** Gateway SSH port. Unverified: the vendor publishes only the default, 22. */
+      port: z.number().int().min(1).max(65535).default(22),
+      /** The vm user, the part before `+` in the gateway login. Defaults to the local login name. */
+      user: z
+        .string()
+        .superRefine(refineWith(userProblem, 'user'))
+        // prefault: the local login name is validated like a configured one.
+        .prefault(() => userInfo().username),
+      /** The operator's own key registered with AGX (path on the worker; the bytes never move). */
+      keyPath: z
+        .string()
+        .default('~/.ssh/id_ed25519')
+        .transform(expandHome)
+        .refine((p) => p.startsWith('/'), 'keyPath must be absolute or start with ~/'),
+      /**
+       * The gateway's host key, pinned before the first connection: `type base64` (a known_hosts
+       * line without the host) or an OpenSSH fingerprint `SHA256:…`. Unset: the user's known_hosts
+       * entry for the gateway, else trust on first use, recorded once per gateway and enforced after.
+       */
+      hostKey: z
+        .string()
+        .trim()
+        .refine((k) => HOST_KEY_LINE.test(k) || HOST_KEY_FINGERPRINT.test(k), 'hostKey must be `type base64` or `SHA256:<fingerprint>`')
+        .optional(),
+      /** The user's known_hosts file consulted for a gateway entry (read only, never written). */
+      knownHostsFile: z.string().default('~/.ssh/known_hosts').transform(expandHome)
+        .refine((p) => p.startsWith('/'), 'knownHostsFile must be absolute or start with ~/'),
+      /** Absolute directory in the sandbox for `<leaseId>/<repo>`. Unset: `$HOME/.cache/durabox/work` there. */
+      workRoot: z.string().superRefine(refineWith(workRootProblem, 'workRoot')).optional(),
+      /** First part of every instance name. Short because AGX's naming limits are unknown. */
+      instancePrefix: z.string().regex(/^[a-z][a-z0-9]{0,7}$/, 'instancePrefix must be 1-8 lowercase letters or digits, starting with a letter').default('dbx'),
+      /** Bounded wait for SSH through the gateway (the first connect provisions the sandbox). */
+      readyTimeoutMs: z.number().int().positive().default(5 * 60_000),
+      /** `doctor` also contacts the gateway (key exchange only: no login, so nothing is provisioned). */
+      probe: z.boolean().default(false),
+    })
+    .strict(),
+);
 
-export type AgxConfig = z.infer<typeof agxConfigSchema>;
+export type AgxConfig = z.infer<ReturnType<typeof agxConfigSchema>>;
 
 /** A repository may not send the user's key to another gateway, nor decide which gateway key to trust. */
 export const agxTrustedOnlyKeys = ['gateway', 'port', 'user', 'keyPath', 'hostKey', 'knownHostsFile'] as const;

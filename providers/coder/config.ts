@@ -8,6 +8,7 @@
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
+import { onFirstUse } from '../common/on-first-use.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -61,85 +62,88 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
 /** `name=value` strings (from `--coder-param`, repeatable) or a `{name: value}` map → a map. */
-const parametersSchema = z
-  .union([z.array(z.string()), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))])
-  .default({})
-  .transform((v, ctx) => {
-    const out: Record<string, string> = {};
-    const entries: Array<[string, string]> = Array.isArray(v)
-      ? v.map((s) => {
-          const i = s.indexOf('=');
-          return i < 0 ? [s, '\0'] : [s.slice(0, i), s.slice(i + 1)];
+const parametersSchema = () =>
+  z
+    .union([z.array(z.string()), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))])
+    .default({})
+    .transform((v, ctx) => {
+      const out: Record<string, string> = {};
+      const entries: Array<[string, string]> = Array.isArray(v)
+        ? v.map((s) => {
+            const i = s.indexOf('=');
+            return i < 0 ? [s, '\0'] : [s.slice(0, i), s.slice(i + 1)];
+          })
+        : Object.entries(v).map(([k, x]) => [k, String(x)]);
+      for (const [k, x] of entries) {
+        if (x === '\0') {
+          ctx.addIssue({ code: 'custom', message: `parameter ${JSON.stringify(k)} must be name=value` });
+          return z.NEVER;
+        }
+        if (!PARAM_NAME.test(k)) {
+          ctx.addIssue({ code: 'custom', message: `parameter name ${JSON.stringify(k)}: letters, digits, "_", "." and "-"` });
+          return z.NEVER;
+        }
+        out[k] = x;
+      }
+      return out;
+    });
+
+export const coderConfigSchema = onFirstUse(() =>
+  z
+    .object({
+      /** Deployment URL. Trusted only: the session token is sent there. @default CODER_URL */
+      url: z
+        .string()
+        .superRefine((v, ctx) => {
+          const p = coderUrlProblem(v);
+          if (p) ctx.addIssue({ code: 'custom', message: `url ${JSON.stringify(v)} ${p}` });
         })
-      : Object.entries(v).map(([k, x]) => [k, String(x)]);
-    for (const [k, x] of entries) {
-      if (x === '\0') {
-        ctx.addIssue({ code: 'custom', message: `parameter ${JSON.stringify(k)} must be name=value` });
-        return z.NEVER;
-      }
-      if (!PARAM_NAME.test(k)) {
-        ctx.addIssue({ code: 'custom', message: `parameter name ${JSON.stringify(k)}: letters, digits, "_", "." and "-"` });
-        return z.NEVER;
-      }
-      out[k] = x;
-    }
-    return out;
-  });
+        .transform(normalizeCoderUrl)
+        .optional(),
+      /** The `coder` binary used as the SSH ProxyCommand. Trusted only: it receives the token. */
+      cliPath: z.string().regex(/^[^\s\x00-\x1f-][^\x00-\x1f]{0,4095}$/, 'cliPath: a path or a command name').default('coder'),
+      /** Template name (or id). Required to create; doctor reports it missing. */
+      template: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'template: a Coder template name').optional(),
+      /** Template version id (default: the template's active version). */
+      templateVersionId: z.string().regex(UUID, 'templateVersionId: a UUID').optional(),
+      /** A preset of the template version: its name (looked up at create) or its id. */
+      preset: z.string().regex(/^[^\x00-\x1f]{1,128}$/, 'preset: a preset name or id, 1-128 printable characters').optional(),
+      /** Rich parameter values: `name=value` strings or a map. Win over richParameterFile. */
+      parameters: parametersSchema(),
+      /** A YAML/JSON file of `name: value` pairs on the worker, read at create. Trusted only. */
+      richParameterFile: z.string().regex(/^\/[^\x00-\x1f]{1,4095}$/, 'richParameterFile: an absolute path').optional(),
+      /** Leave parameters that have a default to their default (the REST API's behaviour); false refuses to create unless every parameter is given. */
+      useParameterDefaults: z.boolean().default(true),
+      /** First part of every workspace name; the rest is the slug and the lease id. */
+      workspacePrefix: z.string().regex(/^[a-z][a-z0-9]{0,9}$/, 'workspacePrefix: 1-10 lowercase letters and digits, starting with a letter').default('dbx'),
+      /** SSH user (the Coder agent ignores it; precedent sends `coder`). */
+      user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'user: a plain login name').default('coder'),
+      workRoot: z
+        .string()
+        .default('/home/coder/durabox')
+        .superRefine((v, ctx) => {
+          const p = workRootProblem(v);
+          if (p) ctx.addIssue({ code: 'custom', message: `workRoot ${JSON.stringify(v)} ${p}` });
+        }),
+      /** `coder ssh --wait`: whether the tunnel waits for startup scripts. */
+      wait: z.enum(['yes', 'no', 'auto']).default('auto'),
+      /** Limit for the build to run and the agent to be connected and ready. */
+      readyTimeoutMs: z.number().int().positive().default(20 * 60_000),
+      /** Limit for the SSH probe once the agent is ready. */
+      sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
+      /** Limit for a stop or delete build to finish. */
+      buildTimeoutMs: z.number().int().positive().default(10 * 60_000),
+      /** Interval between polls (providers.md: 3-10 s against a real deployment). */
+      pollIntervalMs: z.number().int().min(10).default(3_000),
+      /** After an ambiguous create, look for the workspace by name this long before giving up. */
+      createGraceMs: z.number().int().min(0).default(30_000),
+      /** Per-request timeout. */
+      requestTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .strict(),
+);
 
-export const coderConfigSchema = z
-  .object({
-    /** Deployment URL. Trusted only: the session token is sent there. @default CODER_URL */
-    url: z
-      .string()
-      .superRefine((v, ctx) => {
-        const p = coderUrlProblem(v);
-        if (p) ctx.addIssue({ code: 'custom', message: `url ${JSON.stringify(v)} ${p}` });
-      })
-      .transform(normalizeCoderUrl)
-      .optional(),
-    /** The `coder` binary used as the SSH ProxyCommand. Trusted only: it receives the token. */
-    cliPath: z.string().regex(/^[^\s\x00-\x1f-][^\x00-\x1f]{0,4095}$/, 'cliPath: a path or a command name').default('coder'),
-    /** Template name (or id). Required to create; doctor reports it missing. */
-    template: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'template: a Coder template name').optional(),
-    /** Template version id (default: the template's active version). */
-    templateVersionId: z.string().regex(UUID, 'templateVersionId: a UUID').optional(),
-    /** A preset of the template version: its name (looked up at create) or its id. */
-    preset: z.string().regex(/^[^\x00-\x1f]{1,128}$/, 'preset: a preset name or id, 1-128 printable characters').optional(),
-    /** Rich parameter values: `name=value` strings or a map. Win over richParameterFile. */
-    parameters: parametersSchema,
-    /** A YAML/JSON file of `name: value` pairs on the worker, read at create. Trusted only. */
-    richParameterFile: z.string().regex(/^\/[^\x00-\x1f]{1,4095}$/, 'richParameterFile: an absolute path').optional(),
-    /** Leave parameters that have a default to their default (the REST API's behaviour); false refuses to create unless every parameter is given. */
-    useParameterDefaults: z.boolean().default(true),
-    /** First part of every workspace name; the rest is the slug and the lease id. */
-    workspacePrefix: z.string().regex(/^[a-z][a-z0-9]{0,9}$/, 'workspacePrefix: 1-10 lowercase letters and digits, starting with a letter').default('dbx'),
-    /** SSH user (the Coder agent ignores it; precedent sends `coder`). */
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'user: a plain login name').default('coder'),
-    workRoot: z
-      .string()
-      .default('/home/coder/durabox')
-      .superRefine((v, ctx) => {
-        const p = workRootProblem(v);
-        if (p) ctx.addIssue({ code: 'custom', message: `workRoot ${JSON.stringify(v)} ${p}` });
-      }),
-    /** `coder ssh --wait`: whether the tunnel waits for startup scripts. */
-    wait: z.enum(['yes', 'no', 'auto']).default('auto'),
-    /** Limit for the build to run and the agent to be connected and ready. */
-    readyTimeoutMs: z.number().int().positive().default(20 * 60_000),
-    /** Limit for the SSH probe once the agent is ready. */
-    sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
-    /** Limit for a stop or delete build to finish. */
-    buildTimeoutMs: z.number().int().positive().default(10 * 60_000),
-    /** Interval between polls (providers.md: 3-10 s against a real deployment). */
-    pollIntervalMs: z.number().int().min(10).default(3_000),
-    /** After an ambiguous create, look for the workspace by name this long before giving up. */
-    createGraceMs: z.number().int().min(0).default(30_000),
-    /** Per-request timeout. */
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-  })
-  .strict();
-
-export type CoderConfig = z.infer<typeof coderConfigSchema>;
+export type CoderConfig = z.infer<ReturnType<typeof coderConfigSchema>>;
 
 /** A repository may not choose where the token goes, which binary gets it, nor which worker file is sent. */
 export const coderTrustedOnlyKeys = ['url', 'cliPath', 'richParameterFile'] as const;

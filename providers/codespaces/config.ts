@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
+import { onFirstUse } from '../common/on-first-use.js';
 
 export const GITHUB_API_URL = 'https://api.github.com';
 
@@ -90,58 +91,60 @@ const ABS = /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._@+-]+)+\/?$/;
 
 const GEOS = ['EuropeWest', 'SoutheastAsia', 'UsEast', 'UsWest'] as const;
 
-export const codespacesConfigSchema = z
-  .object({
-    /** `owner/name`. Trusted only; defaults to the github.com `origin` remote of the current checkout. */
-    repo: z.union([z.literal(''), z.string().regex(REPO, 'repo: owner/name of a GitHub repository')]).optional(),
-    ref: z.string().regex(/^[A-Za-z0-9._\/-]{1,255}$/, 'ref: a branch or tag name').optional(),
-    /** Machine type; checked against the repository's machine list before create. */
-    machine: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'machine: a machine name such as basicLinux32gb').optional(),
-    devcontainerPath: z
-      .string()
-      .regex(/^(?!\/)(?!.*\.\.)[A-Za-z0-9._\/-]{1,255}\.json$/, 'devcontainerPath: a relative path to a devcontainer.json')
-      .optional(),
-    geo: z.enum(GEOS).optional(),
-    /** Stop after this much inactivity (GitHub: 5–240 minutes). Trusted only. */
-    idleTimeout: minutes('idleTimeout', 5, 240).default(30),
-    /** Delete this long after a stop (1 minute–30 days). 0 is refused: GitHub would delete on stop. Trusted only. */
-    retentionPeriod: minutes('retentionPeriod', 1, 43_200).default(10_080),
-    /** What release does by default. `delete` still stops instead when the codespace has unpushed work. Trusted only. */
-    releaseAction: z.enum(['delete', 'stop', 'keep']).default('delete'),
-    /** The gh CLI (name on PATH or absolute path). Trusted only: it receives the token. */
-    ghPath: z.string().regex(/^(?:\/[^\x00-\x1f]*|[A-Za-z0-9._-]+)$/, 'ghPath: a program name or an absolute path').default('gh'),
-    /** API base. Trusted only: the token is sent there. */
-    apiUrl: z
-      .string()
-      .default(GITHUB_API_URL)
-      .superRefine((v, ctx) => {
-        const p = apiUrlProblem(v);
-        if (p) ctx.addIssue({ code: 'custom', message: `apiUrl ${JSON.stringify(v)} ${p}` });
-      })
-      .transform(normalizeApiUrl),
-    /** Where the codespace mounts repositories; the workspace folder is `<workspacesRoot>/<repo name>`. */
-    workspacesRoot: z.string().regex(ABS, 'workspacesRoot: an absolute path').default('/workspaces'),
-    /**
-     * Directory for durabox's synced trees, outside the repository checkout so git_status stays the
-     * user's own. @default `<workspacesRoot>/.durabox`
-     */
-    workRoot: z.string().regex(ABS, 'workRoot: an absolute path').optional(),
-    /** Limit for the codespace to become Available. */
-    readyTimeoutMs: z.number().int().positive().default(10 * 60_000),
-    sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
-    /** Interval between codespace polls (3 s against the real API). */
-    pollIntervalMs: z.number().int().min(10).default(3_000),
-    /** Limit for a delete to show 404. */
-    deleteTimeoutMs: z.number().int().positive().default(2 * 60_000),
-    /** After an ambiguous create, look for the display name this long before giving up. */
-    createGraceMs: z.number().int().min(0).default(30_000),
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-  })
-  .strict()
-  // `repo: ''` records "looked, found none", so a later parse on the worker never reads its own cwd.
-  .transform((c) => ({ ...c, repo: c.repo ?? repoFromGit() ?? '', workRoot: c.workRoot ?? `${c.workspacesRoot.replace(/\/+$/, '')}/.durabox` }));
+export const codespacesConfigSchema = onFirstUse(() =>
+  z
+    .object({
+      /** `owner/name`. Trusted only; defaults to the github.com `origin` remote of the current checkout. */
+      repo: z.union([z.literal(''), z.string().regex(REPO, 'repo: owner/name of a GitHub repository')]).optional(),
+      ref: z.string().regex(/^[A-Za-z0-9._\/-]{1,255}$/, 'ref: a branch or tag name').optional(),
+      /** Machine type; checked against the repository's machine list before create. */
+      machine: z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'machine: a machine name such as basicLinux32gb').optional(),
+      devcontainerPath: z
+        .string()
+        .regex(/^(?!\/)(?!.*\.\.)[A-Za-z0-9._\/-]{1,255}\.json$/, 'devcontainerPath: a relative path to a devcontainer.json')
+        .optional(),
+      geo: z.enum(GEOS).optional(),
+      /** Stop after this much inactivity (GitHub: 5–240 minutes). Trusted only. */
+      idleTimeout: minutes('idleTimeout', 5, 240).default(30),
+      /** Delete this long after a stop (1 minute–30 days). 0 is refused: GitHub would delete on stop. Trusted only. */
+      retentionPeriod: minutes('retentionPeriod', 1, 43_200).default(10_080),
+      /** What release does by default. `delete` still stops instead when the codespace has unpushed work. Trusted only. */
+      releaseAction: z.enum(['delete', 'stop', 'keep']).default('delete'),
+      /** The gh CLI (name on PATH or absolute path). Trusted only: it receives the token. */
+      ghPath: z.string().regex(/^(?:\/[^\x00-\x1f]*|[A-Za-z0-9._-]+)$/, 'ghPath: a program name or an absolute path').default('gh'),
+      /** API base. Trusted only: the token is sent there. */
+      apiUrl: z
+        .string()
+        .default(GITHUB_API_URL)
+        .superRefine((v, ctx) => {
+          const p = apiUrlProblem(v);
+          if (p) ctx.addIssue({ code: 'custom', message: `apiUrl ${JSON.stringify(v)} ${p}` });
+        })
+        .transform(normalizeApiUrl),
+      /** Where the codespace mounts repositories; the workspace folder is `<workspacesRoot>/<repo name>`. */
+      workspacesRoot: z.string().regex(ABS, 'workspacesRoot: an absolute path').default('/workspaces'),
+      /**
+       * Directory for durabox's synced trees, outside the repository checkout so git_status stays the
+       * user's own. @default `<workspacesRoot>/.durabox`
+       */
+      workRoot: z.string().regex(ABS, 'workRoot: an absolute path').optional(),
+      /** Limit for the codespace to become Available. */
+      readyTimeoutMs: z.number().int().positive().default(10 * 60_000),
+      sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
+      /** Interval between codespace polls (3 s against the real API). */
+      pollIntervalMs: z.number().int().min(10).default(3_000),
+      /** Limit for a delete to show 404. */
+      deleteTimeoutMs: z.number().int().positive().default(2 * 60_000),
+      /** After an ambiguous create, look for the display name this long before giving up. */
+      createGraceMs: z.number().int().min(0).default(30_000),
+      requestTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .strict()
+    // `repo: ''` records "looked, found none", so a later parse on the worker never reads its own cwd.
+    .transform((c) => ({ ...c, repo: c.repo ?? repoFromGit() ?? '', workRoot: c.workRoot ?? `${c.workspacesRoot.replace(/\/+$/, '')}/.durabox` })),
+);
 
-export type CodespacesConfig = z.output<typeof codespacesConfigSchema>;
+export type CodespacesConfig = z.output<ReturnType<typeof codespacesConfigSchema>>;
 
 /** A repository may not choose where the token goes, which repository gets it, or destroy more. */
 export const codespacesTrustedOnlyKeys = ['apiUrl', 'ghPath', 'repo', 'releaseAction', 'idleTimeout', 'retentionPeriod'] as const;

@@ -9,6 +9,7 @@
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
+import { onFirstUse } from '../common/on-first-use.js';
 
 /** Kubernetes resource quantity (the CRD's `spec.resource` pattern). */
 const QUANTITY = /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
@@ -28,54 +29,56 @@ function absDir(name: string) {
   });
 }
 
-export const sealosConfigSchema = z
-  .object({
-    /** Path of the kubeconfig file; default: KUBECONFIG, else ~/.kube/config. Trusted only. */
-    kubeconfig: z.string().min(1).optional(),
-    /** kubeconfig context; default: the file's current-context. Trusted only. */
-    context: z.string().regex(/^[^\s\x00-\x1f]{1,253}$/, 'context: a kubeconfig context name').optional(),
-    /** Namespace; default: the context's namespace, else `default`. Trusted only. */
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'namespace: a DNS-1123 label').optional(),
-    /** DevBox image (required to create). Trusted only. */
-    image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/, 'image: a container image reference').optional(),
-    /** Sealos template id (`spec.templateID`). Trusted only. */
-    templateId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'templateId: letters, digits, ".", "_" and "-"').optional(),
-    cpu: z.string().regex(QUANTITY, 'cpu: a Kubernetes quantity such as 2 or 500m').default('2'),
-    memory: z.string().regex(QUANTITY, 'memory: a Kubernetes quantity such as 4Gi').default('4Gi'),
-    storage: z.string().regex(QUANTITY, 'storage: a Kubernetes quantity such as 20Gi').default('20Gi'),
-    /** How SSH reaches the DevBox. Trusted only. */
-    network: z.enum(['SSHGate', 'NodePort']).default('SSHGate'),
-    /** Sealos SSH gateway host and port (SSHGate). Trusted only. */
-    gatewayHost: z.string().regex(HOST, 'gatewayHost: a host name or IP address').optional(),
-    gatewayPort: z.number().int().min(1).max(65535).default(2222),
-    /** The gateway's host key (`type base64`), pinned per gateway, not per lease. Trusted only. */
-    gatewayHostKey: z.string().regex(HOST_KEY, 'gatewayHostKey: "ssh-ed25519 AAAA…" (type and base64, no host)').optional(),
-    /** A node address for NodePort. Trusted only. */
-    nodeHost: z.string().regex(HOST, 'nodeHost: a host name or IP address').optional(),
-    /** `spec.config.user`, the SSH login. */
-    sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'sshUser: a plain login name').default('devbox'),
-    /** `spec.config.workingDir`. */
-    workingDir: absDir('workingDir').default('/home/devbox/project'),
-    /** Directory on the box that holds `<leaseId>/<repo>`. Trusted only. */
-    workRoot: absDir('workRoot').default('/home/devbox/durabox'),
-    /** This provider's default release action (rollback uses it too). */
-    releaseAction: z.enum(['stop', 'delete', 'keep']).default('stop'),
-    /** What `stop` sets `spec.state` to: Paused keeps the volume; Stopped commits and frees it. */
-    stopState: z.enum(['Paused', 'Stopped']).default('Paused'),
-    /** Limit for the observed status to report Running (and, for NodePort, an SSH node port). */
-    readyTimeoutMs: z.number().int().positive().default(10 * 60_000),
-    /** Limit for the NodePort to be published once the DevBox runs. */
-    nodePortTimeoutMs: z.number().int().positive().default(2 * 60_000),
-    /** Limit for the SSH probe once the DevBox runs. */
-    sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
-    pollIntervalMs: z.number().int().min(10).default(3_000),
-    /** After an ambiguous create, look for the DevBox this long before giving up. */
-    createGraceMs: z.number().int().min(0).default(20_000),
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-  })
-  .strict();
+export const sealosConfigSchema = onFirstUse(() =>
+  z
+    .object({
+      /** Path of the kubeconfig file; default: KUBECONFIG, else ~/.kube/config. Trusted only. */
+      kubeconfig: z.string().min(1).optional(),
+      /** kubeconfig context; default: the file's current-context. Trusted only. */
+      context: z.string().regex(/^[^\s\x00-\x1f]{1,253}$/, 'context: a kubeconfig context name').optional(),
+      /** Namespace; default: the context's namespace, else `default`. Trusted only. */
+      namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'namespace: a DNS-1123 label').optional(),
+      /** DevBox image (required to create). Trusted only. */
+      image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/, 'image: a container image reference').optional(),
+      /** Sealos template id (`spec.templateID`). Trusted only. */
+      templateId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'templateId: letters, digits, ".", "_" and "-"').optional(),
+      cpu: z.string().regex(QUANTITY, 'cpu: a Kubernetes quantity such as 2 or 500m').default('2'),
+      memory: z.string().regex(QUANTITY, 'memory: a Kubernetes quantity such as 4Gi').default('4Gi'),
+      storage: z.string().regex(QUANTITY, 'storage: a Kubernetes quantity such as 20Gi').default('20Gi'),
+      /** How SSH reaches the DevBox. Trusted only. */
+      network: z.enum(['SSHGate', 'NodePort']).default('SSHGate'),
+      /** Sealos SSH gateway host and port (SSHGate). Trusted only. */
+      gatewayHost: z.string().regex(HOST, 'gatewayHost: a host name or IP address').optional(),
+      gatewayPort: z.number().int().min(1).max(65535).default(2222),
+      /** The gateway's host key (`type base64`), pinned per gateway, not per lease. Trusted only. */
+      gatewayHostKey: z.string().regex(HOST_KEY, 'gatewayHostKey: "ssh-ed25519 AAAA…" (type and base64, no host)').optional(),
+      /** A node address for NodePort. Trusted only. */
+      nodeHost: z.string().regex(HOST, 'nodeHost: a host name or IP address').optional(),
+      /** `spec.config.user`, the SSH login. */
+      sshUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'sshUser: a plain login name').default('devbox'),
+      /** `spec.config.workingDir`. */
+      workingDir: absDir('workingDir').default('/home/devbox/project'),
+      /** Directory on the box that holds `<leaseId>/<repo>`. Trusted only. */
+      workRoot: absDir('workRoot').default('/home/devbox/durabox'),
+      /** This provider's default release action (rollback uses it too). */
+      releaseAction: z.enum(['stop', 'delete', 'keep']).default('stop'),
+      /** What `stop` sets `spec.state` to: Paused keeps the volume; Stopped commits and frees it. */
+      stopState: z.enum(['Paused', 'Stopped']).default('Paused'),
+      /** Limit for the observed status to report Running (and, for NodePort, an SSH node port). */
+      readyTimeoutMs: z.number().int().positive().default(10 * 60_000),
+      /** Limit for the NodePort to be published once the DevBox runs. */
+      nodePortTimeoutMs: z.number().int().positive().default(2 * 60_000),
+      /** Limit for the SSH probe once the DevBox runs. */
+      sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
+      pollIntervalMs: z.number().int().min(10).default(3_000),
+      /** After an ambiguous create, look for the DevBox this long before giving up. */
+      createGraceMs: z.number().int().min(0).default(20_000),
+      requestTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .strict(),
+);
 
-export type SealosConfig = z.infer<typeof sealosConfigSchema>;
+export type SealosConfig = z.infer<ReturnType<typeof sealosConfigSchema>>;
 
 /** Cluster, route and image: where credentials and code go. Repository config may set none. */
 export const sealosTrustedOnlyKeys = [

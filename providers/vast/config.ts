@@ -7,6 +7,7 @@
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
+import { onFirstUse } from '../common/on-first-use.js';
 
 export const VAST_DEFAULT_API_URL = 'https://console.vast.ai';
 export const VAST_DEFAULT_IMAGE = 'nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04';
@@ -60,63 +61,65 @@ export function workRootProblem(value: string): string | undefined {
 /** `field` or `field:asc|desc`, e.g. `dph_total` (cheapest first) or `reliability2:desc`. */
 const ORDER = /^[a-z][a-z0-9_]{0,39}(?::(?:asc|desc))?$/;
 
-export const vastConfigSchema = z
-  .object({
-    /** API origin. Trusted only: the key is sent there. */
-    apiUrl: z
-      .string()
-      .default(VAST_DEFAULT_API_URL)
-      .superRefine((v, ctx) => {
-        const p = apiUrlProblem(v);
-        if (p) ctx.addIssue({ code: 'custom', message: `apiUrl ${JSON.stringify(v)} ${p}` });
-      })
-      .transform(normalizeApiUrl),
-    /** GPU model as Vast spells it (`RTX_4090` or `RTX 4090`; underscores are sent as spaces). */
-    gpuName: z.string().regex(/^[A-Za-z0-9 _.-]{1,64}$/, 'gpuName: letters, digits, space, "_", "." and "-"').optional(),
-    /** Exact number of GPUs per instance. */
-    gpuCount: z.number().int().min(1).max(64).default(1),
-    /**
-     * Refuse offers above this many $/hour (dph_total, GPU + storage). Filters the search and is
-     * re-checked on every offer; it is not a spend cap (see the lease-wide `maxCost`).
-     */
-    maxPrice: z.number().positive().max(1000).default(1),
-    /** Minimum machine reliability (0–1). */
-    minReliability: z.number().min(0).max(1).optional(),
-    /** Local disk in GB (billed from creation, even when stopped). */
-    diskGB: z.number().positive().max(100_000).default(20),
-    /** `on-demand` (fixed price) or `interruptible` (bid; stops when outbid). */
-    instanceType: z.enum(['on-demand', 'interruptible']).default('on-demand'),
-    /** Offer sort order: `field[:asc|desc]`. */
-    order: z.string().regex(ORDER, 'order must be field or field:asc|desc, e.g. dph_total').default('dph_total:asc'),
-    image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/, 'image: a docker image reference').default(VAST_DEFAULT_IMAGE),
-    /** A Vast template to start from instead of `image`. */
-    templateHashId: z.string().regex(/^[A-Za-z0-9]{8,64}$/, 'templateHashId: the template hash').optional(),
-    runtype: z.enum(['ssh_direct', 'ssh_proxy', 'ssh']).default('ssh_direct'),
-    /** SSH user on the instance (Vast's SSH runtypes log in as root). */
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'user: a plain login name').default('root'),
-    workRoot: z
-      .string()
-      .default('/root/durabox')
-      .superRefine((v, ctx) => {
-        const p = workRootProblem(v);
-        if (p) ctx.addIssue({ code: 'custom', message: `workRoot ${JSON.stringify(v)} ${p}` });
-      }),
-    /** Failover bound: how many matching offers one create may try when offers are taken. */
-    maxOffers: z.number().int().min(1).max(10).default(3),
-    /** Limit for the instance to report running with an SSH endpoint. */
-    readyTimeoutMs: z.number().int().positive().default(10 * 60_000),
-    /** Limit for the SSH probe once the instance is running. */
-    sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
-    /** Interval between instance polls (providers.md: at least 3 s against the real API). */
-    pollIntervalMs: z.number().int().min(10).default(3_000),
-    /** After an ambiguous create, look for the labelled instance this long before giving up. */
-    createGraceMs: z.number().int().min(0).default(30_000),
-    /** Per-request timeout. */
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-  })
-  .strict();
+export const vastConfigSchema = onFirstUse(() =>
+  z
+    .object({
+      /** API origin. Trusted only: the key is sent there. */
+      apiUrl: z
+        .string()
+        .default(VAST_DEFAULT_API_URL)
+        .superRefine((v, ctx) => {
+          const p = apiUrlProblem(v);
+          if (p) ctx.addIssue({ code: 'custom', message: `apiUrl ${JSON.stringify(v)} ${p}` });
+        })
+        .transform(normalizeApiUrl),
+      /** GPU model as Vast spells it (`RTX_4090` or `RTX 4090`; underscores are sent as spaces). */
+      gpuName: z.string().regex(/^[A-Za-z0-9 _.-]{1,64}$/, 'gpuName: letters, digits, space, "_", "." and "-"').optional(),
+      /** Exact number of GPUs per instance. */
+      gpuCount: z.number().int().min(1).max(64).default(1),
+      /**
+       * Refuse offers above this many $/hour (dph_total, GPU + storage). Filters the search and is
+       * re-checked on every offer; it is not a spend cap (see the lease-wide `maxCost`).
+       */
+      maxPrice: z.number().positive().max(1000).default(1),
+      /** Minimum machine reliability (0–1). */
+      minReliability: z.number().min(0).max(1).optional(),
+      /** Local disk in GB (billed from creation, even when stopped). */
+      diskGB: z.number().positive().max(100_000).default(20),
+      /** `on-demand` (fixed price) or `interruptible` (bid; stops when outbid). */
+      instanceType: z.enum(['on-demand', 'interruptible']).default('on-demand'),
+      /** Offer sort order: `field[:asc|desc]`. */
+      order: z.string().regex(ORDER, 'order must be field or field:asc|desc, e.g. dph_total').default('dph_total:asc'),
+      image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,254}$/, 'image: a docker image reference').default(VAST_DEFAULT_IMAGE),
+      /** A Vast template to start from instead of `image`. */
+      templateHashId: z.string().regex(/^[A-Za-z0-9]{8,64}$/, 'templateHashId: the template hash').optional(),
+      runtype: z.enum(['ssh_direct', 'ssh_proxy', 'ssh']).default('ssh_direct'),
+      /** SSH user on the instance (Vast's SSH runtypes log in as root). */
+      user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'user: a plain login name').default('root'),
+      workRoot: z
+        .string()
+        .default('/root/durabox')
+        .superRefine((v, ctx) => {
+          const p = workRootProblem(v);
+          if (p) ctx.addIssue({ code: 'custom', message: `workRoot ${JSON.stringify(v)} ${p}` });
+        }),
+      /** Failover bound: how many matching offers one create may try when offers are taken. */
+      maxOffers: z.number().int().min(1).max(10).default(3),
+      /** Limit for the instance to report running with an SSH endpoint. */
+      readyTimeoutMs: z.number().int().positive().default(10 * 60_000),
+      /** Limit for the SSH probe once the instance is running. */
+      sshTimeoutMs: z.number().int().positive().default(5 * 60_000),
+      /** Interval between instance polls (providers.md: at least 3 s against the real API). */
+      pollIntervalMs: z.number().int().min(10).default(3_000),
+      /** After an ambiguous create, look for the labelled instance this long before giving up. */
+      createGraceMs: z.number().int().min(0).default(30_000),
+      /** Per-request timeout. */
+      requestTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .strict(),
+);
 
-export type VastConfig = z.infer<typeof vastConfigSchema>;
+export type VastConfig = z.infer<ReturnType<typeof vastConfigSchema>>;
 
 /** A repository may not choose where the key is sent, nor what runs as root with it. */
 export const vastTrustedOnlyKeys = ['apiUrl'] as const;

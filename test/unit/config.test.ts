@@ -67,6 +67,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: c.env })).toThrow(/not valid YAML/);
   });
 
+  it('checks the settings of a provider that is not the selected one', () => {
+    // Provider schemas are built only for the sections present: a present one is still checked.
+    const a = files('vast:\n  maxPrice: cheap\n');
+    expect(() => loadConfig({ env: a.env, repoRoot: a.repoRoot })).toThrow(/user\.yaml: vast\.maxPrice/);
+    const b = files('coder:\n  colour: blue\n');
+    expect(() => loadConfig({ env: b.env })).toThrow(/user\.yaml: unknown key "coder\.colour"/);
+    expect(() => loadConfig({ env: { ...b.env, DURABOX_CONFIG: '/nonexistent/durabox.yaml', DURABOX_VAST_MAX_PRICE: 'cheap' } })).toThrow(/environment \(DURABOX_\*\): vast\.maxPrice/);
+    expect(loadConfig({ env: files().env, flags: { vast: { maxPrice: 0.5 } } }).config.vast).toMatchObject({ maxPrice: 0.5 });
+  });
+
   it('refuses repository config that redirects where credentials go', () => {
     const { env, repoRoot } = files('ssh:\n  host: box.internal\n', 'ssh:\n  keyPath: /tmp/k\n');
     expect(() => loadConfig({ env, repoRoot })).toThrow(/ssh\.keyPath may not be set in repository config/);

@@ -389,7 +389,7 @@ describe('coder provider', () => {
 });
 
 describe('coder config, naming and flags', () => {
-  const parse = (v: Record<string, unknown>) => coderConfigSchema.safeParse(v);
+  const parse = (v: Record<string, unknown>) => coderConfigSchema().safeParse(v);
 
   it('url: https, or http only on loopback; workRoot refuses broad roots; parameters parse name=value', () => {
     expect(parse({ url: 'https://coder.example.com/api/v2/' }).data?.url).toBe('https://coder.example.com');

@@ -347,7 +347,7 @@ describe('codespaces provider', () => {
 });
 
 describe('codespaces config and parsing', () => {
-  const parse = (v: Record<string, unknown>) => codespacesConfigSchema.safeParse(v);
+  const parse = (v: Record<string, unknown>) => codespacesConfigSchema().safeParse(v);
 
   it('apiUrl https or loopback http only; durations; retention 0 refused; repo shape', () => {
     expect(parse({ repo: 'a/b' }).data).toMatchObject({ apiUrl: 'https://api.github.com', idleTimeout: 30, retentionPeriod: 10_080, releaseAction: 'delete', workRoot: '/workspaces/.durabox' });

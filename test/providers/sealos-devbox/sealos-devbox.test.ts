@@ -401,9 +401,9 @@ describe('sealos-devbox provider', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     for (const bad of [{ cpu: 'lots' }, { network: 'Tailnet' }, { namespace: 'Bad_NS' }, { workRoot: '/home' }, { gatewayHostKey: 'yes' }, { extra: 1 }]) {
-      expect(sealosConfigSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+      expect(sealosConfigSchema().safeParse(bad).success, JSON.stringify(bad)).toBe(false);
     }
-    expect(sealosConfigSchema.parse({})).toMatchObject({ network: 'SSHGate', gatewayPort: 2222, cpu: '2', memory: '4Gi', storage: '20Gi', sshUser: 'devbox', releaseAction: 'stop', stopState: 'Paused' });
+    expect(sealosConfigSchema().parse({})).toMatchObject({ network: 'SSHGate', gatewayPort: 2222, cpu: '2', memory: '4Gi', storage: '20Gi', sshUser: 'devbox', releaseAction: 'stop', stopState: 'Paused' });
   });
 
   it('--sealos-* flags map to the section; repository config may not set cluster, route or image fields', () => {

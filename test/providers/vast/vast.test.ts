@@ -440,7 +440,7 @@ describe('vast provider', () => {
 });
 
 describe('vast config, flags and cost', () => {
-  const parse = (v: Record<string, unknown>) => vastConfigSchema.safeParse(v);
+  const parse = (v: Record<string, unknown>) => vastConfigSchema().safeParse(v);
 
   it('apiUrl: https, or http only on loopback; no credentials, query or fragment; /api/v0 suffix normalized', () => {
     expect(parse({}).data?.apiUrl).toBe('https://console.vast.ai');
