@@ -75,9 +75,11 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
       : undefined;
 
     try {
-      // A warm rerun: the fingerprint of what a sync would ship is compared in the run's own session.
+      // A warm rerun: the fingerprint of what a sync would ship is compared in the run's own session,
+      // which starts while the fingerprint is still being computed (it goes on the session's stdin).
       let checked: { files: number; bytes: number; ms: number } | undefined;
       let syncCheck: RunSpec['syncCheck'];
+      let checkAborted: { err: unknown } | undefined;
       if (input.syncCheck) {
         const c = input.syncCheck;
         const t0 = Date.now();
@@ -87,15 +89,24 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
         // only if the box holds exactly what a sync of this tree would ship. A tree this worker
         // cannot read (the lease moved here from another machine) matches nothing: the run is
         // attached if it started, else the sync step reports the missing tree.
-        const local = await localSyncState(
+        const fingerprint = localSyncState(
           { target: input.target, localRoot: c.localRoot, leaseId: input.leaseId, repoName: c.repoName, excludes: [...(c.excludes ?? []), ...stateDirExcludes(c.localRoot)] },
           stop.signal,
-        ).catch((err: unknown) => {
-          if (stop.signal.aborted) throw err;
-          return undefined;
-        });
-        syncCheck = { fingerprint: local?.fingerprint ?? 'unreadable-local-tree', fingerprintFile: fingerprintFile(metaDir) };
-        if (local) checked = { files: local.manifest.paths.length, bytes: local.manifest.bytes, ms: Date.now() - t0 };
+        ).then(
+          (local) => {
+            checked = { files: local.manifest.paths.length, bytes: local.manifest.bytes, ms: Date.now() - t0 };
+            return local.fingerprint;
+          },
+          (err: unknown) => {
+            // Aborted: the session gets no fingerprint and starts nothing; the abort is what we report.
+            if (stop.signal.aborted) {
+              checkAborted = { err };
+              throw err;
+            }
+            return 'unreadable-local-tree';
+          },
+        );
+        syncCheck = { fingerprint, fingerprintFile: fingerprintFile(metaDir) };
       }
       const spec: RunSpec = { leaseId: input.leaseId, runId: input.runId, workdir: input.workdir, argv: input.argv, env: input.env, syncCheck };
       // Aborted when the box turns out stale: the stderr session then stops waiting for a pid.
@@ -121,6 +132,7 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
           try {
             r = await startAndFollow(input.target, spec, files.stdout, offsets.stdout, (n) => (offsets.stdout += n), stop.signal);
           } catch (err) {
+            if (checkAborted) throw checkAborted.err;
             if (!(err instanceof SyncStaleError)) throw err;
             stale = true;
             stderrStop.abort();

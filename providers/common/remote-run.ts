@@ -25,9 +25,10 @@ export interface RunSpec {
   env?: Record<string, string>;
   /**
    * Start only if the box's recorded sync fingerprint is this one (a run not yet started; a
-   * reattach never checks): otherwise `SyncStaleError`, and nothing is started.
+   * reattach never checks): otherwise `SyncStaleError`, and nothing is started. It may still be
+   * being computed: the session starts at once and the box reads it as stdin's first line.
    */
-  syncCheck?: { fingerprint: string; fingerprintFile: string };
+  syncCheck?: { fingerprint: string | Promise<string>; fingerprintFile: string };
 }
 
 /** The tree on the box is not the one the run expects: sync, then run again with the same id. */
@@ -84,16 +85,21 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export async function startOrAttach(target: SshTarget, spec: RunSpec): Promise<{ pid: number; attached: boolean }> {
   const script = [startScript(target, spec), 'echo "$m $p"'].join('\n');
-  const res = await sshExec(target, script, { stdin: WRAPPER, timeoutMs: 60_000 });
+  const res = await sshExec(target, script, { stdin: await startInput(spec), timeoutMs: 60_000 });
   const [mode, pidText] = res.stdout.trim().split(/\s+/);
   const pid = Number(pidText);
   if (res.code !== 0 || !Number.isInteger(pid) || pid <= 1) throw couldNotStart(spec, res.code, res.stderr);
   return { pid, attached: mode === 'attached' };
 }
 
+/** The start script's stdin: the expected fingerprint's line first when there is one, then the wrapper. */
+async function startInput(spec: RunSpec): Promise<string> {
+  return spec.syncCheck ? `${await spec.syncCheck.fingerprint}\n${WRAPPER}` : WRAPPER;
+}
+
 /**
  * Shell that starts the run unless its directory exists (then it attaches), and leaves the mode in
- * `$m` and the pid in `$p`. The wrapper comes on stdin.
+ * `$m` and the pid in `$p`. The wrapper comes on stdin, after the expected fingerprint's line.
  */
 function startScript(target: SshTarget, spec: RunSpec): string {
   const R = remoteRunDir(target, spec.leaseId, spec.runId);
@@ -103,7 +109,9 @@ function startScript(target: SshTarget, spec: RunSpec): string {
     .join(' ');
   const argv = spec.argv.map(shellQuote).join(' ');
   const check = spec.syncCheck
-    ? `if [ ! -d "$R" ] && { [ ! -d "$W" ] || [ "$(cat ${shellQuote(spec.syncCheck.fingerprintFile)} 2>/dev/null)" != ${shellQuote(spec.syncCheck.fingerprint)} ]; }; then cat >/dev/null; echo ${STALE_MARKER} >&2; exit 0; fi;`
+    ? // No line (the worker gave up before it knew the fingerprint): nothing starts, nothing matches.
+      'IFS= read -r F && [ -n "$F" ] || exit 93;' +
+      `if [ ! -d "$R" ] && { [ ! -d "$W" ] || [ "$(cat ${shellQuote(spec.syncCheck.fingerprintFile)} 2>/dev/null)" != "$F" ]; }; then cat >/dev/null; echo ${STALE_MARKER} >&2; exit 0; fi;`
     : '';
   return [
     `R=${shellQuote(R)}; W=${shellQuote(spec.workdir)};`,
@@ -178,7 +186,7 @@ export function startAndFollow(
     headerSeen = true;
     if (signal.aborted) cut();
   };
-  return copyRemote(target, script, localPath, offset, onBytes, inner.signal, WRAPPER, onStderr).then(({ offset: end, code, stderr }) => {
+  return copyRemote(target, script, localPath, offset, onBytes, inner.signal, startInput(spec), onStderr).then(({ offset: end, code, stderr }) => {
     signal.removeEventListener('abort', onOuterAbort);
     const head = HEADER.exec(stderr);
     if (!head && code === 0 && STALE_LINE.test(stderr)) throw new SyncStaleError(spec.runId);
@@ -254,7 +262,7 @@ function copyRemote(
   offset: number,
   onBytes: (n: number) => void,
   signal: AbortSignal,
-  stdin?: string,
+  stdin?: Promise<string>,
   onStderr?: (stderrSoFar: string) => void,
 ): Promise<{ offset: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -264,7 +272,12 @@ function copyRemote(
     const fd = openSync(localPath, constants.O_RDWR | constants.O_CREAT, 0o600);
     let pos = offset;
     const child = spawn('ssh', [...sshBaseArgs(target), remoteCommand], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: sshEnv(target) });
-    if (stdin !== undefined) writeStdin(child, stdin);
+    // stdin may still be on its way (the fingerprint): the session's start overlaps it. If it
+    // fails, stdin just closes and the box starts nothing.
+    if (stdin !== undefined) {
+      child.stdin!.on('error', () => {});
+      stdin.then((text) => writeStdin(child, text), () => child.stdin!.end());
+    }
     let stderr = '';
     const onAbort = () => child.kill('SIGTERM');
     signal.addEventListener('abort', onAbort, { once: true });

@@ -100,4 +100,29 @@ describe('detached remote run', () => {
     expect(readFileSync(out, 'utf8')).toBe(outText);
     expect((await sshExec(target, `cat ${spec.workdir}/counter2`)).stdout).toBe('once\n');
   });
+
+  it('the sync check waits on the box for a fingerprint still being computed; none means nothing starts', async () => {
+    const workdir = `${target.workRoot}/${leaseId}/checked`;
+    const fpFile = `${target.workRoot}/${leaseId}/checked.fingerprint`;
+    await sshExec(target, `mkdir -p ${workdir} && echo fp-1 > ${fpFile}`);
+    const dir = mkdtempSync(join(tmpdir(), 'dbx-check-'));
+    const never = new AbortController().signal;
+    const spec = (runId: string, fingerprint: Promise<string>) => ({
+      leaseId, runId, workdir, argv: ['sh', '-c', `echo ${runId} >> ran`], syncCheck: { fingerprint, fingerprintFile: fpFile },
+    });
+    const later = (v: string) => new Promise<string>((resolve) => setTimeout(() => resolve(v), 300));
+    // The session is up before the fingerprint is known; the box starts the run once it matches.
+    const matched = await startAndFollow(target, spec('run_fp_late', later('fp-1')), join(dir, 'a'), 0, () => undefined, never);
+    expect(matched).toMatchObject({ attached: false, exit: { code: 0 } });
+    // A late fingerprint that differs: stale, nothing started.
+    await expect(startAndFollow(target, spec('run_fp_stale', later('fp-2')), join(dir, 'b'), 0, () => undefined, never)).rejects.toThrow(/differs from the local one/);
+    // No fingerprint at all (the worker gave up computing it): the box starts nothing.
+    const gaveUp = Promise.reject(new Error('aborted'));
+    await expect(startAndFollow(target, spec('run_fp_none', gaveUp), join(dir, 'c'), 0, () => undefined, never)).rejects.toThrow(/could not start run run_fp_none \(exit 93\)/);
+    const runs = (await sshExec(target, `ls ${remoteRunDir(target, leaseId, 'x').replace(/\/x$/, '')}`)).stdout.split('\n');
+    expect(runs).toContain('run_fp_late');
+    expect(runs).not.toContain('run_fp_stale');
+    expect(runs).not.toContain('run_fp_none');
+    expect((await sshExec(target, `cat ${workdir}/ran`)).stdout).toBe('run_fp_late\n');
+  });
 });
