@@ -20,6 +20,37 @@ export class ConfigError extends CliError {
   }
 }
 
+/**
+ * How long a lease's status query may wait for a worker: past a dead worker's sticky queue timeout
+ * (10 s), after which the server hands the query to any worker on the lease's queue.
+ */
+export const STATUS_QUERY_TIMEOUT_MS = 15_000;
+
+/**
+ * A query's gRPC code and message say no worker answered: our deadline passed (DEADLINE_EXCEEDED,
+ * or CANCELLED when the server saw the deadline first), or the server gave up first because nothing
+ * polls the queue (FAILED_PRECONDITION "no poller seen for task queue recently").
+ */
+export function noWorkerAnswered(code: number | undefined, message: string, deadlinePassed: boolean): boolean {
+  return code === 4 || (code === 1 && deadlinePassed) || (code === 9 && /no poller seen/i.test(message));
+}
+
+/** A running lease's status query went unanswered: no worker polls its task queue, or none in time. */
+export class NoWorkerAnswerError extends CliError {
+  override name = 'NoWorkerAnswerError';
+  constructor(
+    readonly workflowId: string,
+    /** The lease's task queue, when known. */
+    readonly taskQueue: string | undefined,
+    waitedMs: number,
+  ) {
+    super(
+      `no worker answered for ${workflowId} within ${Math.round(waitedMs / 1000)} s: is a durabox worker polling ${taskQueue ? `task queue ${JSON.stringify(taskQueue)}` : "the lease's task queue"}? (durabox status shows what the server records)`,
+      ExitCode.worker,
+    );
+  }
+}
+
 /** Thrown when a lease id or slug names no lease. */
 export class LeaseNotFoundError extends CliError {
   override name = 'LeaseNotFoundError';

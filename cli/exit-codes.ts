@@ -19,6 +19,8 @@ export const ExitCode = {
   transport: 7,
   /** The Temporal server could not be reached or started. */
   temporal: 8,
+  /** No worker answered for the lease (none polls its task queue, or none could answer in time). */
+  worker: 9,
   /** Interrupted with Ctrl-C. */
   interrupted: 130,
 } as const;

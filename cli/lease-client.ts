@@ -3,13 +3,14 @@
  * workflow, and read a lease's status whether it is running or closed. No workflow code is loaded
  * here: workflows are addressed by type name and message definitions only.
  */
-import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ServiceError, WithStartWorkflowOperation, WorkflowNotFoundError, isGrpcServiceError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { leaseWorkflow } from '../workflows/lease.js';
 import { LEASE_WORKFLOW_TYPE, leaseWorkflowId, statusQuery, type LeaseInput, type LeaseStatus } from '../workflows/messages.js';
 import { ExpiresAtKey, LeaseIdKey, OwnerKey, ProviderKey, RepoKey, SlugKey, StateKey } from '../workflows/search-attributes.js';
-import { LeaseNotFoundError } from './errors.js';
+import { LeaseNotFoundError, NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS, noWorkerAnswered } from './errors.js';
 import { leasesQuery, slugQuery, workflowIdOfRef } from './lease-refs.js';
+import { trace } from './trace.js';
 
 export type LeaseHandle = WorkflowHandle<typeof leaseWorkflow>;
 
@@ -83,15 +84,25 @@ export async function resolveLease(client: Client, ref: string): Promise<LeaseHa
 
 /**
  * The lease's status: the live query for a running lease, the workflow's result for a finished one
- * (no worker needed), and the last known facts otherwise.
+ * (no worker needed). A query no worker answers in time is `NoWorkerAnswerError`.
  */
-export async function leaseStatus(handle: LeaseHandle): Promise<LeaseStatus & { workflowStatus: string }> {
+export async function leaseStatus(handle: LeaseHandle, queryTimeoutMs = STATUS_QUERY_TIMEOUT_MS): Promise<LeaseStatus & { workflowStatus: string }> {
   const desc = await handle.describe();
   const workflowStatus = desc.status.name;
   if (workflowStatus === 'COMPLETED') {
     return { ...(await handle.result()), workflowStatus };
   }
-  return { ...(await handle.query(statusQuery)), workflowStatus };
+  const deadline = Date.now() + queryTimeoutMs;
+  try {
+    return { ...(await handle.client.withDeadline(deadline, () => handle.query(statusQuery))), workflowStatus };
+  } catch (err) {
+    // With no worker to answer, the query would wait for the server's own deadline and then fail
+    // with a bare "Failed to query Workflow".
+    const grpc = err instanceof ServiceError ? err.cause : err;
+    if (isGrpcServiceError(grpc) && noWorkerAnswered(grpc.code, grpc.details, Date.now() >= deadline)) throw new NoWorkerAnswerError(handle.workflowId, desc.taskQueue, queryTimeoutMs);
+    if (isGrpcServiceError(grpc)) trace(`status query: gRPC code ${grpc.code}: ${grpc.details}`);
+    throw err;
+  }
 }
 
 /**

@@ -9,14 +9,18 @@ import { MESSAGE_NAMES } from '../workflows/lease-names.js';
 import type { LeaseStatus } from '../workflows/messages.js';
 import { describeRunning, findLease } from './lease-channel-http.js';
 import { closeAtExit, type TemporalTarget } from './temporal/connect.js';
-import { TemporalHttpApi } from './temporal/http-api.js';
+import { noWorkerAnswered } from './errors.js';
+import { TemporalHttpApi, TemporalHttpError } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
 export interface HttpStatusReader {
   /** The lease found: a fallback reads this one over gRPC, not whatever `ref` names by then. */
   workflowId: string;
-  /** The lease's status, or undefined when it is not running (or the HTTP API would not say). */
-  read(): Promise<(LeaseStatus & { workflowStatus: string }) | undefined>;
+  /**
+   * The lease's status; undefined when it is not running (or the HTTP API would not say);
+   * 'unanswered' when no worker answered the query within `queryTimeoutMs`.
+   */
+  read(queryTimeoutMs: number): Promise<(LeaseStatus & { workflowStatus: string }) | 'unanswered' | undefined>;
 }
 
 /** A reader for `ref` (the most recent lease when undefined); undefined when HTTP cannot be used. */
@@ -30,13 +34,15 @@ export async function httpStatusReader(target: TemporalTarget, ref: string | und
   if (!workflowId) return undefined;
   return {
     workflowId,
-    async read() {
+    async read(queryTimeoutMs) {
       try {
         if (!(await describeRunning(api, workflowId))) return undefined;
-        const status = await api.query<LeaseStatus>(workflowId, MESSAGE_NAMES.statusQuery);
+        const status = await api.query<LeaseStatus>(workflowId, MESSAGE_NAMES.statusQuery, undefined, queryTimeoutMs);
         trace('status: http');
         return { ...status, workflowStatus: 'RUNNING' };
       } catch (err) {
+        // The server answered the describe: a query that timed out had no worker to answer it.
+        if (err instanceof TemporalHttpError && noWorkerAnswered(err.code, err.message, false)) return 'unanswered';
         trace(`http api: ${(err as Error).message}; using gRPC`);
         return undefined;
       }

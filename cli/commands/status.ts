@@ -7,6 +7,9 @@ import { makeOutput } from '../output.js';
 import { accruedCost, formatCost } from '../cost.js';
 import { configuredTaskQueue } from '../config/load.js';
 import { connectTo, temporalTarget } from '../temporal/connect.js';
+import { NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import type { LeaseHandle } from '../lease-client.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -21,24 +24,40 @@ export function statusCommand(): Command {
       // it will not give (the lease has ended, an error), over the gRPC client, loaded only then.
       const http = await httpStatusReader(target, ref);
       let overGrpc: (() => Promise<LeaseStatus & { workflowStatus: string }>) | undefined;
+      let handle: LeaseHandle | undefined;
+      const grpcHandle = async () => {
+        const [{ client }, lc] = await Promise.all([connectTo(target), import('../lease-client.js')]);
+        // The lease HTTP found, if it found one: with no ref (or a slug reused since), looking
+        // again could name another lease in the middle of a --wait.
+        handle ??= http ? await lc.resolveLease(client, http.workflowId) : await lc.resolveLeaseOrLatest(client, ref);
+        return { handle, lc };
+      };
       const read = async () => {
         if (!overGrpc) {
-          const overHttp = await http?.read();
+          const overHttp = await http?.read(STATUS_QUERY_TIMEOUT_MS);
+          if (overHttp === 'unanswered') throw new NoWorkerAnswerError(http!.workflowId, undefined, STATUS_QUERY_TIMEOUT_MS);
           if (overHttp) return overHttp;
-          const [{ client }, lc] = await Promise.all([connectTo(target), import('../lease-client.js')]);
-          // The lease HTTP found, if it found one: with no ref (or a slug reused since), looking
-          // again could name another lease in the middle of a --wait.
-          const handle = http ? await lc.resolveLease(client, http.workflowId) : await lc.resolveLeaseOrLatest(client, ref);
-          overGrpc = () => lc.leaseStatus(handle);
+          const { handle: h, lc } = await grpcHandle();
+          overGrpc = () => lc.leaseStatus(h, STATUS_QUERY_TIMEOUT_MS);
         }
         return overGrpc();
       };
-      let s = await read();
-      while (g.wait && (s.phase === 'creating' || s.phase === 'starting')) {
-        await new Promise((r) => setTimeout(r, 500));
-        s = await read();
+      try {
+        let s = await read();
+        while (g.wait && (s.phase === 'creating' || s.phase === 'starting')) {
+          await new Promise((r) => setTimeout(r, 500));
+          s = await read();
+        }
+        out.result(formatStatus(s), { ...s, cost: leaseCost(s) });
+      } catch (err) {
+        if (!(err instanceof NoWorkerAnswerError)) throw err;
+        // Say what the server itself records about the lease, and who polls its queue.
+        const { unansweredStatus, formatUnanswered } = await import('../lease-unanswered.js');
+        const u = await unansweredStatus((await grpcHandle()).handle);
+        out.result(formatUnanswered(u), u);
+        out.warn(new NoWorkerAnswerError(err.workflowId, u.taskQueue, STATUS_QUERY_TIMEOUT_MS).message);
+        process.exitCode = ExitCode.worker;
       }
-      out.result(formatStatus(s), { ...s, cost: leaseCost(s) });
     });
 }
 

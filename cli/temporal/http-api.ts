@@ -158,12 +158,12 @@ export class TemporalHttpApi {
     return (res.executions ?? []).map((e) => ({ workflowId: e.execution?.workflowId ?? '', status: e.status ?? '' }));
   }
 
-  async query<T>(workflowId: string, queryType: string, signal?: AbortSignal): Promise<T> {
+  async query<T>(workflowId: string, queryType: string, signal?: AbortSignal, timeoutMs = 30_000): Promise<T> {
     const res = await this.request<{ queryResult?: WirePayloads; queryRejected?: { status?: string } }>(
       'POST',
       `${this.wf(workflowId)}/query/${encodeURIComponent(queryType)}`,
       { execution: { workflowId }, query: { queryType } },
-      { signal, timeoutMs: 30_000 },
+      { signal, timeoutMs },
     );
     if (res.queryRejected) throw new TemporalHttpError(`query rejected (workflow ${res.queryRejected.status ?? 'closed'})`, undefined, undefined);
     return decodePayloads<T>(res.queryResult);

@@ -1,0 +1,57 @@
+/**
+ * `durabox status` of a running lease whose worker is gone: the query has no one to answer it. The
+ * command must not wait for the server's deadline (twice, HTTP then gRPC) and end in a bare
+ * "Failed to query Workflow": it shows what the server records of the lease, says which task
+ * queue has no worker, and exits 9. A worker that comes back answers again.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CliHarness, makeRepo, type CliResult } from '../support/cli-harness.js';
+
+let h: CliHarness;
+let leaseId: string;
+beforeAll(async () => {
+  h = new CliHarness(inject('temporalAddress'), inject('temporalNamespace'));
+  const worker = await h.startWorker();
+  const first = await h.run(['--json', 'run', '--keep', '--slug', 'orphaned-status', '--', 'true'], { cwd: makeRepo() });
+  expect(first.code, first.stderr).toBe(0);
+  leaseId = JSON.parse(first.stdout.slice(first.stdout.indexOf('{\n'))).leaseId;
+  worker.kill('SIGKILL');
+  await new Promise((r) => worker.once('exit', r));
+}, 240_000);
+afterAll(async () => {
+  if (leaseId) {
+    await h.startWorker();
+    await h.run(['stop', leaseId, '--delete']);
+  }
+  await h?.stop();
+  h?.cleanup();
+}, 240_000);
+
+describe('durabox status with no worker to answer', () => {
+  const json = (r: CliResult) => JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+
+  it('over HTTP and over gRPC: the server\'s record of the lease, the queue nobody answers on, exit 9', async () => {
+    const [overHttp, overGrpc, human] = await Promise.all([
+      h.run(['--json', 'status', leaseId]),
+      h.run(['--json', 'status', leaseId], { env: { DURABOX_TEMPORAL_HTTP: undefined } }),
+      h.run(['status', 'orphaned-status']),
+    ]);
+    for (const r of [overHttp, overGrpc, human]) {
+      expect(r.code, r.stderr).toBe(9);
+      expect(r.stderr).toContain(`no worker answered for lease-${leaseId} within 15 s: is a durabox worker polling task queue "${h.taskQueue}"?`);
+      expect(r.stderr).not.toMatch(/Failed to query Workflow/);
+    }
+    for (const r of [overHttp, overGrpc]) {
+      expect(json(r)).toMatchObject({ leaseId, slug: 'orphaned-status', provider: 'local', state: 'ready', workflowStatus: 'RUNNING', taskQueue: h.taskQueue, answered: false });
+    }
+    expect(human.stdout).toMatch(new RegExp(`^orphaned-status  ${leaseId}  local  ready \\(last published; its worker did not answer\\)`));
+    expect(human.stdout).toContain(`queue:    ${h.taskQueue}`);
+  }, 120_000);
+
+  it('a worker back on the queue answers again', async () => {
+    await h.startWorker();
+    const r = await h.run(['--json', 'status', leaseId]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r)).toMatchObject({ leaseId, phase: 'ready' });
+  }, 120_000);
+});
