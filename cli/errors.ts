@@ -42,12 +42,16 @@ export class NoWorkerAnswerError extends CliError {
     readonly workflowId: string,
     /** The lease's task queue, when known. */
     readonly taskQueue: string | undefined,
-    waitedMs: number,
+    readonly waitedMs: number,
   ) {
     super(
-      `no worker answered for ${workflowId} within ${Math.round(waitedMs / 1000)} s: is a durabox worker polling ${taskQueue ? `task queue ${JSON.stringify(taskQueue)}` : "the lease's task queue"}? (durabox status shows what the server records)`,
+      `no worker answered for ${workflowId} within ${Math.round(waitedMs / 1000)} s: is a durabox worker polling ${queueText(taskQueue)}? (durabox status shows what the server records)`,
       ExitCode.worker,
     );
+  }
+
+  get queueText(): string {
+    return queueText(this.taskQueue);
   }
 }
 
@@ -58,3 +62,5 @@ export class LeaseNotFoundError extends CliError {
     super(`no lease ${JSON.stringify(ref)} (see durabox list)`, ExitCode.notFound);
   }
 }
+
+const queueText = (taskQueue: string | undefined) => (taskQueue ? `task queue ${JSON.stringify(taskQueue)}` : "the lease's task queue");

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { MESSAGE_NAMES } from '../workflows/lease-names.js';
 import type { ClientAccess, ClientAccessRequest, LeaseStatus, RunRequest, RunResult } from '../workflows/messages.js';
-import { CliError } from './errors.js';
+import { CliError, NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS, noWorkerAnswered } from './errors.js';
 import type { LeaseChannel } from './lease-channel.js';
 import { leasesQuery, slugQuery, workflowIdOfRef } from './lease-refs.js';
 import { closeAtExit, connectTo, type TemporalTarget } from './temporal/connect.js';
@@ -32,13 +32,14 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
   closeAtExit(api);
   let workflowId: string | undefined;
   let runId: string | undefined;
+  let taskQueue: string | undefined;
   try {
     workflowId = await findLease(api, ref);
     if (!workflowId) return undefined;
     // Resuming a stopped lease starts a workflow: the gRPC path's job.
     const running = await describeRunning(api, workflowId);
     if (!running) return undefined;
-    runId = running.runId;
+    ({ runId, taskQueue } = running);
   } catch (err) {
     // Not even "not found" is taken from here: a server without the HTTP API answers 404 for every
     // path. The gRPC path gives the authoritative answer.
@@ -86,7 +87,14 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
         const { queryStatus } = await import('./lease-client.js');
         return queryStatus(await handle(), signal);
       }
-      return api.query<LeaseStatus>(wf.workflowId, MESSAGE_NAMES.statusQuery, signal);
+      try {
+        return await api.query<LeaseStatus>(wf.workflowId, MESSAGE_NAMES.statusQuery, signal, STATUS_QUERY_TIMEOUT_MS);
+      } catch (err) {
+        if (err instanceof TemporalHttpError && noWorkerAnswered(err.code, err.message, false)) {
+          throw new NoWorkerAnswerError(wf.workflowId, taskQueue, STATUS_QUERY_TIMEOUT_MS);
+        }
+        throw err;
+      }
     },
     cancelRun: (runToCancel: string): Promise<void> =>
       httpElseGrpc(
@@ -120,9 +128,9 @@ export async function findLease(api: TemporalHttpApi, ref: string | undefined): 
 }
 
 /** The workflow's current run, if it is running. */
-export async function describeRunning(api: TemporalHttpApi, workflowId: string): Promise<{ runId?: string } | undefined> {
+export async function describeRunning(api: TemporalHttpApi, workflowId: string): Promise<{ runId?: string; taskQueue?: string } | undefined> {
   const described = await api.describeWorkflow(workflowId, LOOKUP_TIMEOUT_MS);
-  return described.status === RUNNING ? { runId: described.runId } : undefined;
+  return described.status === RUNNING ? { runId: described.runId, taskQueue: described.taskQueue } : undefined;
 }
 
 /**

@@ -96,13 +96,21 @@ export async function leaseStatus(handle: LeaseHandle, queryTimeoutMs = STATUS_Q
   try {
     return { ...(await handle.client.withDeadline(deadline, () => handle.query(statusQuery))), workflowStatus };
   } catch (err) {
-    // With no worker to answer, the query would wait for the server's own deadline and then fail
-    // with a bare "Failed to query Workflow".
-    const grpc = err instanceof ServiceError ? err.cause : err;
-    if (isGrpcServiceError(grpc) && noWorkerAnswered(grpc.code, grpc.details, Date.now() >= deadline)) throw new NoWorkerAnswerError(handle.workflowId, desc.taskQueue, queryTimeoutMs);
-    if (isGrpcServiceError(grpc)) trace(`status query: gRPC code ${grpc.code}: ${grpc.details}`);
-    throw err;
+    throw unanswered(err, handle.workflowId, desc.taskQueue, deadline, queryTimeoutMs);
   }
+}
+
+/**
+ * A status query's error, as NoWorkerAnswerError when it says no worker answered by `deadline`.
+ * Without a deadline of ours, such a query waits for the server's own and then fails with a bare
+ * "Failed to query Workflow".
+ */
+function unanswered(err: unknown, workflowId: string, taskQueue: string | undefined, deadline: number, waitedMs: number): unknown {
+  const grpc = err instanceof ServiceError ? err.cause : err;
+  if (!isGrpcServiceError(grpc)) return err;
+  if (noWorkerAnswered(grpc.code, grpc.details, Date.now() >= deadline)) return new NoWorkerAnswerError(workflowId, taskQueue, waitedMs);
+  trace(`status query: gRPC code ${grpc.code}: ${grpc.details}`);
+  return err;
 }
 
 /**
@@ -116,9 +124,16 @@ export async function queryStatus(handle: LeaseHandle, signal: AbortSignal): Pro
   const call = new AbortController();
   const forward = () => call.abort();
   signal.addEventListener('abort', forward, { once: true });
+  const deadline = Date.now() + STATUS_QUERY_TIMEOUT_MS;
   try {
     if (signal.aborted) throw new Error('status query given up');
-    return await handle.client.withAbortSignal(call.signal, () => handle.query(statusQuery));
+    return await handle.client.withAbortSignal(call.signal, () => handle.client.withDeadline(deadline, () => handle.query(statusQuery)));
+  } catch (err) {
+    const mapped = signal.aborted ? err : unanswered(err, handle.workflowId, undefined, deadline, STATUS_QUERY_TIMEOUT_MS);
+    if (!(mapped instanceof NoWorkerAnswerError)) throw mapped;
+    // Name the queue nobody polls: worth a describe on this rare path.
+    const taskQueue = (await handle.describe().catch(() => undefined))?.taskQueue;
+    throw new NoWorkerAnswerError(handle.workflowId, taskQueue, mapped.waitedMs);
   } finally {
     signal.removeEventListener('abort', forward);
   }

@@ -11,10 +11,10 @@ import type { LeaseStatus } from '../workflows/messages.js';
 export type StatusQuery = (signal: AbortSignal) => Promise<LeaseStatus>;
 
 /**
- * Called with each answer (undefined when the query failed); returns true when it has seen enough.
- * `last` is set on the final call, when the feed stops.
+ * Called with each answer (undefined when the query failed, with the query's error); returns true
+ * when it has seen enough. `last` is set on the final call, when the feed stops.
  */
-export type StatusListener = (status: LeaseStatus | undefined, last: boolean) => boolean;
+export type StatusListener = (status: LeaseStatus | undefined, last: boolean, error?: unknown) => boolean;
 
 export interface StatusFeed {
   watch(listener: StatusListener): void;
@@ -23,9 +23,9 @@ export interface StatusFeed {
 }
 
 /** A listener that throws has seen enough: it must not stop the others or spin the loop. */
-function deliver(l: StatusListener, status: LeaseStatus | undefined, last: boolean): boolean {
+function deliver(l: StatusListener, status: LeaseStatus | undefined, last: boolean, error?: unknown): boolean {
   try {
-    return l(status, last);
+    return l(status, last, error);
   } catch {
     return true;
   }
@@ -43,9 +43,10 @@ export function statusFeed(query: StatusQuery, intervalMs = 300): StatusFeed {
   };
   const run = async () => {
     while (listeners.size > 0 && !abort.signal.aborted) {
-      const st = await query(abort.signal).catch(() => undefined);
+      let error: unknown;
+      const st = await query(abort.signal).catch((err: unknown) => void (error = err));
       if (abort.signal.aborted) return;
-      for (const l of [...listeners]) if (deliver(l, st, false)) listeners.delete(l);
+      for (const l of [...listeners]) if (deliver(l, st ?? undefined, false, error)) listeners.delete(l);
       if (listeners.size === 0) return;
       await sleep(intervalMs, undefined, { signal: abort.signal }).catch(() => undefined);
     }

@@ -1,7 +1,7 @@
 /** Progress lines while a lease is acquired, and the mapping of run failures to exit codes. */
 import { failureMessage, failureType } from '../../workflows/describe.js';
 import type { LeasePhase } from '../../workflows/messages.js';
-import { CliError } from '../errors.js';
+import { CliError, NoWorkerAnswerError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { StatusFeed } from '../lease-status-feed.js';
 import type { Output } from '../output.js';
@@ -18,8 +18,14 @@ const PHASE_TEXT: Partial<Record<LeasePhase, string>> = {
 export function watchProgress(feed: StatusFeed, out: Output): { stop(): void } {
   let last: LeasePhase | undefined;
   let stopped = false;
-  feed.watch((s, final) => {
+  let toldNoWorker = false;
+  feed.watch((s, final, error) => {
     if (stopped || final) return true;
+    if (error instanceof NoWorkerAnswerError && !toldNoWorker) {
+      // The run waits for a worker (it is durable): say so instead of a silence.
+      toldNoWorker = true;
+      out.step(`waiting for a worker: none answered within ${Math.round(error.waitedMs / 1000)} s; is a durabox worker polling ${error.queueText}? The run starts when one does.`);
+    }
     if (!s) return false; // the workflow may not have started its first task yet
     if (s.phase !== last) {
       last = s.phase;

@@ -146,9 +146,18 @@ export class TemporalHttpApi {
     return res.customAttributes ?? {};
   }
 
-  async describeWorkflow(workflowId: string, timeoutMs: number): Promise<{ status: string; runId?: string }> {
-    const res = await this.request<{ workflowExecutionInfo?: { status?: string; execution?: { runId?: string } } }>('GET', this.wf(workflowId), undefined, { timeoutMs });
-    return { status: res.workflowExecutionInfo?.status ?? 'WORKFLOW_EXECUTION_STATUS_UNSPECIFIED', runId: res.workflowExecutionInfo?.execution?.runId };
+  async describeWorkflow(workflowId: string, timeoutMs: number): Promise<{ status: string; runId?: string; taskQueue?: string }> {
+    const res = await this.request<{ workflowExecutionInfo?: { status?: string; execution?: { runId?: string } }; executionConfig?: { taskQueue?: { name?: string } } }>(
+      'GET',
+      this.wf(workflowId),
+      undefined,
+      { timeoutMs },
+    );
+    return {
+      status: res.workflowExecutionInfo?.status ?? 'WORKFLOW_EXECUTION_STATUS_UNSPECIFIED',
+      runId: res.workflowExecutionInfo?.execution?.runId,
+      taskQueue: res.executionConfig?.taskQueue?.name,
+    };
   }
 
   /** Workflow ids and statuses matching a visibility query, newest first (one page). */

@@ -2,7 +2,8 @@
  * `durabox status` of a running lease whose worker is gone: the query has no one to answer it. The
  * command must not wait for the server's deadline (twice, HTTP then gRPC) and end in a bare
  * "Failed to query Workflow": it shows what the server records of the lease, says which task
- * queue has no worker, and exits 9. A worker that comes back answers again.
+ * queue has no worker, and exits 9. `run --id` says it is waiting for a worker, and the run goes
+ * ahead once one polls the queue again.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CliHarness, makeRepo, type CliResult } from '../support/cli-harness.js';
@@ -48,10 +49,15 @@ describe('durabox status with no worker to answer', () => {
     expect(human.stdout).toContain(`queue:    ${h.taskQueue}`);
   }, 120_000);
 
-  it('a worker back on the queue answers again', async () => {
+  it('run --id says it waits for a worker, and runs once one polls the queue again', async () => {
+    const run = h.start(['run', '--id', leaseId, '--no-sync', '--', 'sh', '-c', 'echo ran-after-wait']);
+    await run.waitFor(new RegExp(`waiting for a worker: none answered within 15 s; is a durabox worker polling task queue "${h.taskQueue}"\\? The run starts when one does\\.`), 'stderr', 90_000);
     await h.startWorker();
-    const r = await h.run(['--json', 'status', leaseId]);
+    const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
-    expect(json(r)).toMatchObject({ leaseId, phase: 'ready' });
-  }, 120_000);
+    expect(r.stdout).toContain('ran-after-wait');
+    const status = await h.run(['--json', 'status', leaseId]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(json(status)).toMatchObject({ leaseId, phase: 'ready' });
+  }, 180_000);
 });
