@@ -144,7 +144,10 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
           exit = r.exit;
         }),
         withReconnects(async () => {
-          if (stale) return;
+          // This session waits on the box for the run's pid for about a minute: start that wait
+          // once the fingerprint is known, not while a large tree is still being read.
+          await Promise.resolve(syncCheck?.fingerprint).catch(() => undefined);
+          if (stale || stop.signal.aborted) return;
           offsets.stderr = await followStderr(input.target, input.leaseId, input.runId, files.stderr, offsets.stderr, (n) => (offsets.stderr += n), stderrStop.signal);
         }),
       ]);

@@ -26,13 +26,25 @@ export class ConfigError extends CliError {
  */
 export const STATUS_QUERY_TIMEOUT_MS = 15_000;
 
+/** Why a lease's status query went unanswered. */
+export type NoAnswer =
+  /** Nothing polls the lease's task queue: the server said so, or lists no recent poller. */
+  | { kind: 'none-polling' }
+  /** No answer in time, though a worker polled the queue lately (gone since, busy, failing its tasks). */
+  | { kind: 'polled-no-answer'; waitedMs: number; lastPollMsAgo: number }
+  /** No answer in time; who polls is unknown. */
+  | { kind: 'no-answer'; waitedMs: number };
+
 /**
- * A query's gRPC code and message say no worker answered: our deadline passed (DEADLINE_EXCEEDED,
- * or CANCELLED when the server saw the deadline first), or the server gave up first because nothing
- * polls the queue (FAILED_PRECONDITION "no poller seen for task queue recently").
+ * What a status query's gRPC code and message say about the workers: our deadline passed
+ * (DEADLINE_EXCEEDED, or CANCELLED when the server saw the deadline first), or the server gave up
+ * because nothing polls the queue (FAILED_PRECONDITION "no poller seen for task queue recently").
+ * Undefined for any other error.
  */
-export function noWorkerAnswered(code: number | undefined, message: string, deadlinePassed: boolean): boolean {
-  return code === 4 || (code === 1 && deadlinePassed) || (code === 9 && /no poller seen/i.test(message));
+export function noWorkerAnswered(code: number | undefined, message: string, deadlinePassed: boolean): 'none-polling' | 'no-answer' | undefined {
+  if (code === 9 && /no poller seen/i.test(message)) return 'none-polling';
+  if (code === 4 || (code === 1 && deadlinePassed)) return 'no-answer';
+  return undefined;
 }
 
 /** A running lease's status query went unanswered: no worker polls its task queue, or none in time. */
@@ -42,17 +54,26 @@ export class NoWorkerAnswerError extends CliError {
     readonly workflowId: string,
     /** The lease's task queue, when known. */
     readonly taskQueue: string | undefined,
-    readonly waitedMs: number,
+    readonly why: NoAnswer,
   ) {
-    super(
-      `no worker answered for ${workflowId} within ${Math.round(waitedMs / 1000)} s: is a durabox worker polling ${queueText(taskQueue)}? (durabox status shows what the server records)`,
-      ExitCode.worker,
-    );
+    super(`${noAnswerText(workflowId, taskQueue, why)} (durabox status shows what the server records)`, ExitCode.worker);
   }
 
-  get queueText(): string {
-    return queueText(this.taskQueue);
+  /** The message without the pointer to `durabox status`. */
+  get summary(): string {
+    return noAnswerText(this.workflowId, this.taskQueue, this.why);
   }
+}
+
+function noAnswerText(workflowId: string, taskQueue: string | undefined, why: NoAnswer): string {
+  const queue = taskQueue ? `task queue ${JSON.stringify(taskQueue)}` : "the lease's task queue";
+  if (why.kind === 'none-polling') return `no durabox worker polls ${queue} (${workflowId}): start one with durabox worker, or check its Temporal settings`;
+  const waited = `within ${Math.round(why.waitedMs / 1000)} s`;
+  if (why.kind === 'polled-no-answer') {
+    const ago = Math.round(why.lastPollMsAgo / 1000);
+    return `no worker answered for ${workflowId} ${waited}, though ${queue} was polled ${ago} s ago (a worker gone since, busy, or failing its workflow tasks: see its log and the lease in the Web UI)`;
+  }
+  return `no worker answered for ${workflowId} ${waited}: is a durabox worker polling ${queue}?`;
 }
 
 /** Thrown when a lease id or slug names no lease. */
@@ -62,5 +83,3 @@ export class LeaseNotFoundError extends CliError {
     super(`no lease ${JSON.stringify(ref)} (see durabox list)`, ExitCode.notFound);
   }
 }
-
-const queueText = (taskQueue: string | undefined) => (taskQueue ? `task queue ${JSON.stringify(taskQueue)}` : "the lease's task queue");

@@ -90,9 +90,8 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
       try {
         return await api.query<LeaseStatus>(wf.workflowId, MESSAGE_NAMES.statusQuery, signal, STATUS_QUERY_TIMEOUT_MS);
       } catch (err) {
-        if (err instanceof TemporalHttpError && noWorkerAnswered(err.code, err.message, false)) {
-          throw new NoWorkerAnswerError(wf.workflowId, taskQueue, STATUS_QUERY_TIMEOUT_MS);
-        }
+        const kind = err instanceof TemporalHttpError ? noWorkerAnswered(err.code, err.message, false) : undefined;
+        if (kind) throw new NoWorkerAnswerError(wf.workflowId, taskQueue, kind === 'none-polling' ? { kind } : { kind, waitedMs: STATUS_QUERY_TIMEOUT_MS });
         throw err;
       }
     },

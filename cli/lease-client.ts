@@ -3,14 +3,14 @@
  * workflow, and read a lease's status whether it is running or closed. No workflow code is loaded
  * here: workflows are addressed by type name and message definitions only.
  */
-import { ServiceError, WithStartWorkflowOperation, WorkflowNotFoundError, isGrpcServiceError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { leaseWorkflow } from '../workflows/lease.js';
 import { LEASE_WORKFLOW_TYPE, leaseWorkflowId, statusQuery, type LeaseInput, type LeaseStatus } from '../workflows/messages.js';
 import { ExpiresAtKey, LeaseIdKey, OwnerKey, ProviderKey, RepoKey, SlugKey, StateKey } from '../workflows/search-attributes.js';
-import { LeaseNotFoundError, NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS, noWorkerAnswered } from './errors.js';
+import { LeaseNotFoundError, NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS } from './errors.js';
 import { leasesQuery, slugQuery, workflowIdOfRef } from './lease-refs.js';
-import { trace } from './trace.js';
+import { noAnswerOf, whyUnanswered } from './lease-unanswered.js';
 
 export type LeaseHandle = WorkflowHandle<typeof leaseWorkflow>;
 
@@ -84,7 +84,8 @@ export async function resolveLease(client: Client, ref: string): Promise<LeaseHa
 
 /**
  * The lease's status: the live query for a running lease, the workflow's result for a finished one
- * (no worker needed). A query no worker answers in time is `NoWorkerAnswerError`.
+ * (no worker needed). A query no worker answers in time is `NoWorkerAnswerError`, saying whether
+ * anyone polls the lease's queue.
  */
 export async function leaseStatus(handle: LeaseHandle, queryTimeoutMs = STATUS_QUERY_TIMEOUT_MS): Promise<LeaseStatus & { workflowStatus: string }> {
   const desc = await handle.describe();
@@ -96,27 +97,20 @@ export async function leaseStatus(handle: LeaseHandle, queryTimeoutMs = STATUS_Q
   try {
     return { ...(await handle.client.withDeadline(deadline, () => handle.query(statusQuery))), workflowStatus };
   } catch (err) {
-    throw unanswered(err, handle.workflowId, desc.taskQueue, deadline, queryTimeoutMs);
+    const kind = noAnswerOf(err, deadline);
+    if (!kind) throw err;
+    throw new NoWorkerAnswerError(handle.workflowId, desc.taskQueue, await whyUnanswered(handle, desc.taskQueue, kind, queryTimeoutMs));
   }
 }
 
-/**
- * A status query's error, as NoWorkerAnswerError when it says no worker answered by `deadline`.
- * Without a deadline of ours, such a query waits for the server's own and then fails with a bare
- * "Failed to query Workflow".
- */
-function unanswered(err: unknown, workflowId: string, taskQueue: string | undefined, deadline: number, waitedMs: number): unknown {
-  const grpc = err instanceof ServiceError ? err.cause : err;
-  if (!isGrpcServiceError(grpc)) return err;
-  if (noWorkerAnswered(grpc.code, grpc.details, Date.now() >= deadline)) return new NoWorkerAnswerError(workflowId, taskQueue, waitedMs);
-  trace(`status query: gRPC code ${grpc.code}: ${grpc.details}`);
-  return err;
-}
+/** Each lease's task queue, once looked up (a lease never changes it). */
+const taskQueues = new WeakMap<LeaseHandle, string>();
 
 /**
  * The status query, given up when `signal` fires. A query sent while the lease takes a run update
  * can wait on the server until well after the run ends; a CLI that no longer needs the answer must
- * not wait for it (nor leave it retrying on a connection it is about to close).
+ * not wait for it (nor leave it retrying on a connection it is about to close). One that no worker
+ * answers is `NoWorkerAnswerError`; the caller asks again when it wants to.
  */
 export async function queryStatus(handle: LeaseHandle, signal: AbortSignal): Promise<LeaseStatus> {
   // One controller per call: the client adds an abort listener per call and never removes it, so a
@@ -129,11 +123,17 @@ export async function queryStatus(handle: LeaseHandle, signal: AbortSignal): Pro
     if (signal.aborted) throw new Error('status query given up');
     return await handle.client.withAbortSignal(call.signal, () => handle.client.withDeadline(deadline, () => handle.query(statusQuery)));
   } catch (err) {
-    const mapped = signal.aborted ? err : unanswered(err, handle.workflowId, undefined, deadline, STATUS_QUERY_TIMEOUT_MS);
-    if (!(mapped instanceof NoWorkerAnswerError)) throw mapped;
-    // Name the queue nobody polls: worth a describe on this rare path.
-    const taskQueue = (await handle.describe().catch(() => undefined))?.taskQueue;
-    throw new NoWorkerAnswerError(handle.workflowId, taskQueue, mapped.waitedMs);
+    if (signal.aborted) throw err;
+    const kind = noAnswerOf(err, deadline);
+    if (!kind) throw err;
+    // Name the queue, and say whether anyone polls it: worth two calls on this rare path.
+    const taskQueue = await handle.client.withAbortSignal(call.signal, async () => {
+      const known = taskQueues.get(handle) ?? (await handle.describe()).taskQueue;
+      taskQueues.set(handle, known);
+      return known;
+    }).catch(() => undefined);
+    const why = await handle.client.withAbortSignal(call.signal, () => whyUnanswered(handle, taskQueue, kind, STATUS_QUERY_TIMEOUT_MS));
+    throw new NoWorkerAnswerError(handle.workflowId, taskQueue, why);
   } finally {
     signal.removeEventListener('abort', forward);
   }

@@ -18,9 +18,10 @@ export interface HttpStatusReader {
   workflowId: string;
   /**
    * The lease's status; undefined when it is not running (or the HTTP API would not say);
-   * 'unanswered' when no worker answered the query within `queryTimeoutMs`.
+   * 'none-polling' when the server says no worker polls its queue, 'no-answer' when none answered
+   * within `queryTimeoutMs`.
    */
-  read(queryTimeoutMs: number): Promise<(LeaseStatus & { workflowStatus: string }) | 'unanswered' | undefined>;
+  read(queryTimeoutMs: number): Promise<(LeaseStatus & { workflowStatus: string }) | 'none-polling' | 'no-answer' | undefined>;
 }
 
 /** A reader for `ref` (the most recent lease when undefined); undefined when HTTP cannot be used. */
@@ -42,7 +43,8 @@ export async function httpStatusReader(target: TemporalTarget, ref: string | und
         return { ...status, workflowStatus: 'RUNNING' };
       } catch (err) {
         // The server answered the describe: a query that timed out had no worker to answer it.
-        if (err instanceof TemporalHttpError && noWorkerAnswered(err.code, err.message, false)) return 'unanswered';
+        const kind = err instanceof TemporalHttpError ? noWorkerAnswered(err.code, err.message, false) : undefined;
+        if (kind) return kind;
         trace(`http api: ${(err as Error).message}; using gRPC`);
         return undefined;
       }

@@ -12,7 +12,7 @@ import type { Client } from '@temporalio/client';
 import { LEASE_WORKFLOW_TYPE, clientAccessUpdate, type LeaseStatus, type RunRecord } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
 import { safeSegment } from '../../providers/common/state-dir.js';
-import { CliError, ConfigError } from '../errors.js';
+import { CliError, ConfigError, NoWorkerAnswerError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { leaseStatus, resolveLease, type LeaseHandle } from '../lease-client.js';
 import { makeOutput, type Output } from '../output.js';
@@ -45,7 +45,12 @@ export function logsCommand(): Command {
         const leaseId = handle.workflowId.replace(/^lease-/, '');
         // One status answer says where the run's output is; waitForRunEnd then polls on its own.
         // Without -f, a lease that does not answer now is an error, not a long wait.
-        const status = g.follow ? await pollStatus(handle) : await leaseStatus(handle).catch(() => undefined);
+        const status = g.follow
+          ? await pollStatus(handle)
+          : await leaseStatus(handle).catch((err: unknown) => {
+              if (err instanceof NoWorkerAnswerError) throw err;
+              return undefined;
+            });
         if (!status) throw new CliError(`lease ${leaseId} did not say where the output of ${runId} is; is its worker running? (durabox logs -f waits for it)`, ExitCode.temporal);
         const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess((req) => handle.executeUpdate(clientAccessUpdate, { args: [req] }), leaseId));
         try {

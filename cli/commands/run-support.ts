@@ -24,7 +24,7 @@ export function watchProgress(feed: StatusFeed, out: Output): { stop(): void } {
     if (error instanceof NoWorkerAnswerError && !toldNoWorker) {
       // The run waits for a worker (it is durable): say so instead of a silence.
       toldNoWorker = true;
-      out.step(`waiting for a worker: none answered within ${Math.round(error.waitedMs / 1000)} s; is a durabox worker polling ${error.queueText}? The run starts when one does.`);
+      out.step(`waiting for a worker (the lease goes on when one answers): ${error.summary}`);
     }
     if (!s) return false; // the workflow may not have started its first task yet
     if (s.phase !== last) {

@@ -35,7 +35,8 @@ export function statusCommand(): Command {
       const read = async () => {
         if (!overGrpc) {
           const overHttp = await http?.read(STATUS_QUERY_TIMEOUT_MS);
-          if (overHttp === 'unanswered') throw new NoWorkerAnswerError(http!.workflowId, undefined, STATUS_QUERY_TIMEOUT_MS);
+          if (overHttp === 'none-polling') throw new NoWorkerAnswerError(http!.workflowId, undefined, { kind: overHttp });
+          if (overHttp === 'no-answer') throw new NoWorkerAnswerError(http!.workflowId, undefined, { kind: overHttp, waitedMs: STATUS_QUERY_TIMEOUT_MS });
           if (overHttp) return overHttp;
           const { handle: h, lc } = await grpcHandle();
           overGrpc = () => lc.leaseStatus(h, STATUS_QUERY_TIMEOUT_MS);
@@ -52,10 +53,13 @@ export function statusCommand(): Command {
       } catch (err) {
         if (!(err instanceof NoWorkerAnswerError)) throw err;
         // Say what the server itself records about the lease, and who polls its queue.
-        const { unansweredStatus, formatUnanswered } = await import('../lease-unanswered.js');
-        const u = await unansweredStatus((await grpcHandle()).handle);
+        const { unansweredStatus, formatUnanswered, whyUnanswered } = await import('../lease-unanswered.js');
+        const { handle: h } = await grpcHandle();
+        const u = await unansweredStatus(h);
+        // Over HTTP the queue's pollers were not asked yet.
+        const why = err.why.kind === 'no-answer' ? await whyUnanswered(h, u.taskQueue, 'no-answer', err.why.waitedMs) : err.why;
         out.result(formatUnanswered(u), u);
-        out.warn(new NoWorkerAnswerError(err.workflowId, u.taskQueue, STATUS_QUERY_TIMEOUT_MS).message);
+        out.warn(new NoWorkerAnswerError(err.workflowId, u.taskQueue, why).summary);
         process.exitCode = ExitCode.worker;
       }
     });

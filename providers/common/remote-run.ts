@@ -186,7 +186,10 @@ export function startAndFollow(
     headerSeen = true;
     if (signal.aborted) cut();
   };
-  return copyRemote(target, script, localPath, offset, onBytes, inner.signal, startInput(spec), onStderr).then(({ offset: end, code, stderr }) => {
+  const stdin = startInput(spec);
+  // Handled where the session writes it; this keeps a rejection seen even if the session never starts.
+  stdin.catch(() => undefined);
+  return copyRemote(target, script, localPath, offset, onBytes, inner.signal, stdin, onStderr).then(({ offset: end, code, stderr }) => {
     signal.removeEventListener('abort', onOuterAbort);
     const head = HEADER.exec(stderr);
     if (!head && code === 0 && STALE_LINE.test(stderr)) throw new SyncStaleError(spec.runId);
