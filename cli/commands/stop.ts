@@ -1,8 +1,10 @@
 /** `durabox stop LEASE [--delete|--stop|--keep]`: release a lease now and wait until it is done. */
 import { Command } from 'commander';
 import { releaseSignal } from '../../workflows/messages.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReleaseAction } from '../../providers/adapter.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS } from '../errors.js';
+import { whyUnanswered } from '../lease-unanswered.js';
 import { leaseStatus, resolveLease } from '../lease-client.js';
 import { makeOutput } from '../output.js';
 import { configuredTaskQueue } from '../config/load.js';
@@ -30,7 +32,19 @@ export function stopCommand(): Command {
         out.step(`release requested${action ? ` (${action})` : ''}`);
       }
       if (!g.wait) return out.result(`release requested for ${ref}`, { workflowId: handle.workflowId, requested: true });
-      await handle.result().catch(() => undefined);
+      const done = handle.result().then(
+        () => true,
+        () => true,
+      );
+      // The release is durable and waits for a worker; with none polling, say so instead of a silence.
+      // A release may take minutes (a cloud VM's delete): only a queue nobody polls is worth a word.
+      for (let told = false; !(await Promise.race([done, sleep(STATUS_QUERY_TIMEOUT_MS).then(() => false)])); ) {
+        if (told) continue;
+        const why = await whyUnanswered(handle, desc.taskQueue, 'no-answer', STATUS_QUERY_TIMEOUT_MS);
+        if (why.kind !== 'none-polling') continue;
+        told = true;
+        out.step(`waiting for a worker to release it (--no-wait returns now): ${new NoWorkerAnswerError(handle.workflowId, desc.taskQueue, why).summary}`);
+      }
       const s = await leaseStatus(handle);
       out.result(
         s.released ? `${s.slug} released: ${s.released.action}${s.released.note ? ` (${s.released.note})` : ''}` : `${s.slug}: ${s.phase}`,

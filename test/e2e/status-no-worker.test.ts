@@ -2,14 +2,18 @@
  * `durabox status` of a running lease whose worker is gone: the query has no one to answer it. The
  * command must not wait for the server's deadline (twice, HTTP then gRPC) and end in a bare
  * "Failed to query Workflow": it shows what the server records of the lease, says which task
- * queue has no worker, and exits 9. `run --id` says it is waiting for a worker, and the run goes
- * ahead once one polls the queue again.
+ * queue has no worker, and exits 9. `run --id` and `stop` say they are waiting for a worker, and
+ * the run or the release goes ahead once one polls the queue again.
  */
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CliHarness, makeRepo, type CliResult } from '../support/cli-harness.js';
 
 let h: CliHarness;
 let leaseId: string;
+let released = false;
+/** The worker started again in the second test. */
+let revived: ChildProcess | undefined;
 beforeAll(async () => {
   h = new CliHarness(inject('temporalAddress'), inject('temporalNamespace'));
   const worker = await h.startWorker();
@@ -20,7 +24,7 @@ beforeAll(async () => {
   await new Promise((r) => worker.once('exit', r));
 }, 240_000);
 afterAll(async () => {
-  if (leaseId) {
+  if (leaseId && !released) {
     await h.startWorker();
     await h.run(['stop', leaseId, '--delete']);
   }
@@ -57,7 +61,7 @@ describe('durabox status with no worker to answer', () => {
   it('run --id says it waits for a worker, and runs once one polls the queue again', async () => {
     const run = h.start(['run', '--id', leaseId, '--no-sync', '--', 'sh', '-c', 'echo ran-after-wait']);
     await run.waitFor(new RegExp(`waiting for a worker \\(the lease goes on when one answers\\): (${noAnswer().source})`), 'stderr', 90_000);
-    await h.startWorker();
+    revived = await h.startWorker();
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('ran-after-wait');
@@ -65,4 +69,16 @@ describe('durabox status with no worker to answer', () => {
     expect(status.code, status.stderr).toBe(0);
     expect(json(status)).toMatchObject({ leaseId, phase: 'ready' });
   }, 180_000);
+
+  it('stop with no worker says the release waits for one, and ends once one polls again', async () => {
+    revived!.kill('SIGKILL');
+    await new Promise((r) => revived!.once('exit', r));
+    const stop = h.start(['stop', leaseId, '--delete']);
+    await stop.waitFor(new RegExp(`waiting for a worker to release it \\(--no-wait returns now\\): no durabox worker polls ${q()}`), 'stderr', 120_000);
+    await h.startWorker();
+    const r = await stop.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/orphaned-status released: delete/);
+    released = true;
+  }, 240_000);
 });
