@@ -46,7 +46,7 @@ export function logsCommand(): Command {
         // One status answer says where the run's output is; waitForRunEnd then polls on its own.
         // Without -f, a lease that does not answer now is an error, not a long wait.
         const status = g.follow
-          ? await pollStatus(handle)
+          ? await pollStatus(handle, out)
           : await leaseStatus(handle).catch((err: unknown) => {
               if (err instanceof NoWorkerAnswerError) throw err;
               return undefined;
@@ -54,7 +54,7 @@ export function logsCommand(): Command {
         if (!status) throw new CliError(`lease ${leaseId} did not say where the output of ${runId} is; is its worker running? (durabox logs -f waits for it)`, ExitCode.temporal);
         const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess((req) => handle.executeUpdate(clientAccessUpdate, { args: [req] }), leaseId));
         try {
-          if (g.follow) await waitForRunEnd(handle, runId);
+          if (g.follow) await waitForRunEnd(handle, runId, out);
         } finally {
           await follower.finish();
         }
@@ -68,7 +68,7 @@ export function logsCommand(): Command {
       const handle = await leaseOfRun(client, runId);
       const follower = followRunOutput(runId);
       try {
-        if (handle) await waitForRunEnd(handle, runId);
+        if (handle) await waitForRunEnd(handle, runId, out);
       } finally {
         await follower.finish();
       }
@@ -90,11 +90,11 @@ export function attachCommand(): Command {
 
 async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<number> {
   // A lease still acquiring its box has no run record yet: wait for one while the lease lives.
-  let status = await pollStatus(handle);
+  let status = await pollStatus(handle, out);
   let run = currentRun(status);
   while (!run && !ended(status)) {
     await sleep(POLL_MS);
-    status = await pollStatus(handle);
+    status = await pollStatus(handle, out);
     run = currentRun(status);
   }
   if (!run) throw new CliError(`lease ${ref} has no runs`, ExitCode.notFound);
@@ -110,7 +110,7 @@ async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<nu
   const follower = followLeaseOutput(knownStatus(status), leaseId, runId, clientAccess((req) => handle.executeUpdate(clientAccessUpdate, { args: [req] }), leaseId));
   let final: RunRecord | undefined;
   try {
-    final = await waitForRunEnd(handle, runId);
+    final = await waitForRunEnd(handle, runId, out);
   } finally {
     await follower.finish();
   }
@@ -120,9 +120,9 @@ async function attach(handle: LeaseHandle, ref: string, out: Output): Promise<nu
 }
 
 /** The record once the run is no longer running (undefined when the lease ended without it). */
-async function waitForRunEnd(handle: LeaseHandle, runId: string): Promise<RunRecord | undefined> {
+async function waitForRunEnd(handle: LeaseHandle, runId: string, out: Output): Promise<RunRecord | undefined> {
   for (;;) {
-    const s = await pollStatus(handle);
+    const s = await pollStatus(handle, out);
     const r = s.runs.find((x) => x.runId === runId);
     if (r && !isRunning(r)) return r;
     if (!r && ended(s)) return undefined;
@@ -130,16 +130,24 @@ async function waitForRunEnd(handle: LeaseHandle, runId: string): Promise<RunRec
   }
 }
 
+/** Outputs that have said a lease's worker does not answer (once per command). */
+const toldNoWorker = new WeakSet<Output>();
+
 /**
  * Status that tolerates a moment without a workflow worker (a restarting worker cannot answer
  * queries): retry for a while before giving up.
  */
-async function pollStatus(handle: LeaseHandle): Promise<LeaseStatus & { workflowStatus: string }> {
+async function pollStatus(handle: LeaseHandle, out: Output): Promise<LeaseStatus & { workflowStatus: string }> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await leaseStatus(handle);
     } catch (err) {
       if (attempt >= 200) throw err;
+      // Following waits for a worker as long as the lease lives; say once why nothing comes.
+      if (err instanceof NoWorkerAnswerError && !toldNoWorker.has(out)) {
+        toldNoWorker.add(out);
+        out.step(`waiting for a worker: ${err.summary}`);
+      }
       await sleep(POLL_MS * 2);
     }
   }

@@ -2,8 +2,8 @@
  * `durabox status` of a running lease whose worker is gone: the query has no one to answer it. The
  * command must not wait for the server's deadline (twice, HTTP then gRPC) and end in a bare
  * "Failed to query Workflow": it shows what the server records of the lease, says which task
- * queue has no worker, and exits 9. `run --id` and `stop` say they are waiting for a worker, and
- * the run or the release goes ahead once one polls the queue again.
+ * queue has no worker, and exits 9. `attach`, `run --id` and `stop` say they are waiting for a
+ * worker, and the run or the release goes ahead once one polls the queue again.
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -40,11 +40,15 @@ describe('durabox status with no worker to answer', () => {
   const noAnswer = () => new RegExp(`${noWorker().source}|no worker answered for lease-${leaseId} within 15 s: is a durabox worker polling ${q()}\\?`);
 
   it('over HTTP and over gRPC: the server\'s record of the lease, the queue nobody answers on, exit 9', async () => {
+    // attach keeps waiting (the lease lives), and says once why nothing comes.
+    const attach = h.start(['attach', leaseId]);
     const [overHttp, overGrpc, human] = await Promise.all([
       h.run(['--json', 'status', leaseId]),
       h.run(['--json', 'status', leaseId], { env: { DURABOX_TEMPORAL_HTTP: undefined } }),
       h.run(['status', 'orphaned-status']),
+      attach.waitFor(new RegExp(`waiting for a worker: (${noWorker().source})`), 'stderr', 90_000),
     ]);
+    attach.child.kill('SIGKILL');
     for (const r of [overHttp, overGrpc, human]) {
       expect(r.code, r.stderr).toBe(9);
       // Depending on how long ago the killed worker last polled: nobody polls, or nobody answered.
