@@ -40,15 +40,24 @@ describe('durabox status with no worker to answer', () => {
   const noAnswer = () => new RegExp(`${noWorker().source}|no worker answered for lease-${leaseId} within 15 s: is a durabox worker polling ${q()}\\?`);
 
   it('over HTTP and over gRPC: the server\'s record of the lease, the queue nobody answers on, exit 9', async () => {
-    // attach keeps waiting (the lease lives), and says once why nothing comes.
+    // attach keeps waiting (the lease lives), and says once why nothing comes; so does a new lease
+    // on a queue nobody has ever polled.
     const attach = h.start(['attach', leaseId]);
+    const nobody = `${h.taskQueue}-nobody`;
+    const fresh = h.start(['run', '--', 'true'], { cwd: makeRepo(), env: { DURABOX_TASK_QUEUE: nobody } });
     const [overHttp, overGrpc, human] = await Promise.all([
       h.run(['--json', 'status', leaseId]),
       h.run(['--json', 'status', leaseId], { env: { DURABOX_TEMPORAL_HTTP: undefined } }),
       h.run(['status', 'orphaned-status']),
       attach.waitFor(new RegExp(`waiting for a worker: (${noWorker().source})`), 'stderr', 90_000),
+      fresh.waitFor(new RegExp(`waiting for a worker \\(the lease goes on when one answers\\): no durabox worker polls task queue "${nobody}"`.replace(/-/g, '\\-')), 'stderr', 90_000),
     ]);
     attach.child.kill('SIGKILL');
+    fresh.child.kill('SIGKILL');
+    // That lease never had a worker, so it has no box: end its workflow so nothing lingers.
+    const freshId = /lease \S+ \((dbx_[0-9a-f]+)\)/.exec(fresh.text().stderr)?.[1];
+    expect(freshId, fresh.text().stderr).toBeDefined();
+    await (await h.connect()).workflow.getHandle(`lease-${freshId}`).terminate('test: no worker ever polled its queue');
     for (const r of [overHttp, overGrpc, human]) {
       expect(r.code, r.stderr).toBe(9);
       // Depending on how long ago the killed worker last polled: nobody polls, or nobody answered.
