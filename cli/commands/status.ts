@@ -24,14 +24,16 @@ export function statusCommand(): Command {
       // it will not give (the lease has ended, an error), over the gRPC client, loaded only then.
       const http = await httpStatusReader(target, ref);
       let overGrpc: (() => Promise<LeaseStatus & { workflowStatus: string }>) | undefined;
-      let handle: LeaseHandle | undefined;
-      const grpcHandle = async () => {
-        const [{ client }, lc] = await Promise.all([connectTo(target), import('../lease-client.js')]);
-        // The lease HTTP found, if it found one: with no ref (or a slug reused since), looking
-        // again could name another lease in the middle of a --wait.
-        handle ??= http ? await lc.resolveLease(client, http.workflowId) : await lc.resolveLeaseOrLatest(client, ref);
-        return { handle, lc };
-      };
+      let grpc: Promise<{ handle: LeaseHandle; lc: typeof import('../lease-client.js') }> | undefined;
+      // One gRPC connection and one lookup for the whole command, loaded only when needed.
+      const grpcHandle = () =>
+        (grpc ??= (async () => {
+          const [{ client }, lc] = await Promise.all([connectTo(target), import('../lease-client.js')]);
+          // The lease HTTP found, if it found one: with no ref (or a slug reused since), looking
+          // again could name another lease in the middle of a --wait.
+          const handle = http ? await lc.resolveLease(client, http.workflowId) : await lc.resolveLeaseOrLatest(client, ref);
+          return { handle, lc };
+        })());
       const read = async () => {
         if (!overGrpc) {
           const overHttp = await http?.read(STATUS_QUERY_TIMEOUT_MS);
