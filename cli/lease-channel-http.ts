@@ -90,7 +90,7 @@ export async function httpLeaseChannel(target: TemporalTarget, ref: string, inte
       try {
         return await api.query<LeaseStatus>(wf.workflowId, MESSAGE_NAMES.statusQuery, signal, STATUS_QUERY_TIMEOUT_MS);
       } catch (err) {
-        const kind = err instanceof TemporalHttpError ? noWorkerAnswered(err.code, err.message, false) : undefined;
+        const kind = httpNoAnswer(err);
         if (kind) throw new NoWorkerAnswerError(wf.workflowId, taskQueue, kind === 'none-polling' ? { kind } : { kind, waitedMs: STATUS_QUERY_TIMEOUT_MS });
         throw err;
       }
@@ -124,6 +124,11 @@ export async function findLease(api: TemporalHttpApi, ref: string | undefined): 
   if (id) return id;
   const found = await api.listWorkflows(slugQuery(ref), LOOKUP_TIMEOUT_MS);
   return found.find((w) => w.status === RUNNING)?.workflowId;
+}
+
+/** What an HTTP API query's error says about the workers (undefined: nothing). */
+export function httpNoAnswer(err: unknown): 'none-polling' | 'no-answer' | undefined {
+  return err instanceof TemporalHttpError ? noWorkerAnswered(err.code, err.message, false) : undefined;
 }
 
 /** The workflow's current run, if it is running. */

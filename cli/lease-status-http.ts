@@ -7,10 +7,9 @@
  */
 import { MESSAGE_NAMES } from '../workflows/lease-names.js';
 import type { LeaseStatus } from '../workflows/messages.js';
-import { describeRunning, findLease } from './lease-channel-http.js';
+import { describeRunning, findLease, httpNoAnswer } from './lease-channel-http.js';
 import { closeAtExit, type TemporalTarget } from './temporal/connect.js';
-import { noWorkerAnswered } from './errors.js';
-import { TemporalHttpApi, TemporalHttpError } from './temporal/http-api.js';
+import { TemporalHttpApi } from './temporal/http-api.js';
 import { trace } from './trace.js';
 
 export interface HttpStatusReader {
@@ -43,7 +42,7 @@ export async function httpStatusReader(target: TemporalTarget, ref: string | und
         return { ...status, workflowStatus: 'RUNNING' };
       } catch (err) {
         // The server answered the describe: a query that timed out had no worker to answer it.
-        const kind = err instanceof TemporalHttpError ? noWorkerAnswered(err.code, err.message, false) : undefined;
+        const kind = httpNoAnswer(err);
         if (kind) return kind;
         trace(`http api: ${(err as Error).message}; using gRPC`);
         return undefined;

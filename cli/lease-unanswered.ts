@@ -6,8 +6,10 @@
  * server's own and then fails with a bare "Failed to query Workflow".
  */
 import { ServiceError, isGrpcServiceError } from '@temporalio/client';
+import { optionalTsToDate } from '@temporalio/common';
 import { noWorkerAnswered, type NoAnswer } from './errors.js';
 import type { LeaseHandle } from './lease-client.js';
+import { leaseFacts, type LeaseFacts } from './lease-facts.js';
 import { trace } from './trace.js';
 
 /**
@@ -16,13 +18,8 @@ import { trace } from './trace.js';
  */
 const RECENT_POLL_MS = 20_000;
 
-export interface UnansweredStatus {
-  leaseId?: string;
-  slug?: string;
-  provider?: string;
-  /** The state the lease last published (it may have moved on since). */
-  state?: string;
-  expiresAt?: string;
+/** The lease's facts as its search attributes record them (its state may have moved on since). */
+export interface UnansweredStatus extends LeaseFacts {
   workflowStatus: string;
   taskQueue: string;
   /** Workers that polled the lease's task queue lately, by the server's count (undefined: unknown). */
@@ -49,7 +46,7 @@ export async function pollersOf(handle: LeaseHandle, taskQueue: string): Promise
       taskQueue: { name: taskQueue, kind: 1 },
       taskQueueType: 1,
     });
-    return (pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessTime: timestampIso(p.lastAccessTime) }));
+    return (pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessTime: optionalTsToDate(p.lastAccessTime)?.toISOString() }));
   } catch (err) {
     trace(`describe task queue: ${(err as Error).message}`);
     return undefined;
@@ -62,7 +59,11 @@ export async function pollersOf(handle: LeaseHandle, taskQueue: string): Promise
  */
 export async function whyUnanswered(handle: LeaseHandle, taskQueue: string | undefined, kind: 'none-polling' | 'no-answer', waitedMs: number): Promise<NoAnswer> {
   if (kind === 'none-polling') return { kind };
-  const pollers = taskQueue ? await pollersOf(handle, taskQueue) : undefined;
+  return noAnswerFromPollers(taskQueue ? await pollersOf(handle, taskQueue) : undefined, waitedMs);
+}
+
+/** An unanswered query's reason from the queue's pollers (undefined: unknown). */
+export function noAnswerFromPollers(pollers: UnansweredStatus['pollers'], waitedMs: number): NoAnswer {
   if (!pollers) return { kind: 'no-answer', waitedMs };
   const ages = pollers.flatMap((p) => (p.lastAccessTime ? [Date.now() - Date.parse(p.lastAccessTime)] : []));
   const lastPollMsAgo = Math.min(...ages);
@@ -71,14 +72,8 @@ export async function whyUnanswered(handle: LeaseHandle, taskQueue: string | und
 
 export async function unansweredStatus(handle: LeaseHandle): Promise<UnansweredStatus> {
   const desc = await handle.describe();
-  const sa = desc.typedSearchAttributes.getAll();
-  const get = (name: string) => sa.find((p) => p.key.name === name)?.value;
   return {
-    leaseId: get('DuraboxLeaseId') as string | undefined,
-    slug: get('DuraboxSlug') as string | undefined,
-    provider: get('DuraboxProvider') as string | undefined,
-    state: get('DuraboxState') as string | undefined,
-    expiresAt: (get('DuraboxExpiresAt') as Date | undefined)?.toISOString(),
+    ...leaseFacts(desc.typedSearchAttributes),
     workflowStatus: desc.status.name,
     taskQueue: desc.taskQueue,
     pollers: await pollersOf(handle, desc.taskQueue),
@@ -105,9 +100,4 @@ export function formatUnanswered(u: UnansweredStatus): string {
 function ago(iso: string): string {
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
   return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
-}
-
-function timestampIso(t: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {
-  if (!t?.seconds) return undefined;
-  return new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
 }

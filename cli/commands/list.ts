@@ -5,6 +5,7 @@ import { makeOutput } from '../output.js';
 import { accruedCost, type AccruedCost, type CostFacts } from '../cost.js';
 import { configuredTaskQueue } from '../config/load.js';
 import { connectTemporal } from '../temporal/connect.js';
+import { leaseFacts } from '../lease-facts.js';
 
 export function listCommand(): Command {
   return new Command('list')
@@ -19,17 +20,16 @@ export function listCommand(): Command {
       const query = `WorkflowType = '${LEASE_WORKFLOW_TYPE}'${g.all ? '' : " AND ExecutionStatus = 'Running'"}`;
       const rows: Array<Record<string, unknown>> = [];
       for await (const wf of client.workflow.list({ query })) {
-        const sa = wf.typedSearchAttributes;
-        const get = (name: string) => sa.getAll().find((p) => p.key.name === name)?.value;
+        const { leaseId, slug, provider, state, expiresAt, repo } = leaseFacts(wf.typedSearchAttributes);
         rows.push({
-          leaseId: get('DuraboxLeaseId'),
-          slug: get('DuraboxSlug'),
-          provider: get('DuraboxProvider'),
-          state: get('DuraboxState'),
+          leaseId,
+          slug,
+          provider,
+          state,
           workflowStatus: wf.status.name,
           startedAt: wf.startTime.toISOString(),
-          expiresAt: (get('DuraboxExpiresAt') as Date | undefined)?.toISOString(),
-          repo: get('DuraboxRepo'),
+          expiresAt,
+          repo,
           cost: accruedCost((wf.memo ?? {}) as CostFacts),
         });
         if (rows.length >= limit) break;

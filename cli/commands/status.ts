@@ -55,11 +55,10 @@ export function statusCommand(): Command {
       } catch (err) {
         if (!(err instanceof NoWorkerAnswerError)) throw err;
         // Say what the server itself records about the lease, and who polls its queue.
-        const { unansweredStatus, formatUnanswered, whyUnanswered } = await import('../lease-unanswered.js');
-        const { handle: h } = await grpcHandle();
-        const u = await unansweredStatus(h);
-        // Over HTTP the queue's pollers were not asked yet.
-        const why = err.why.kind === 'no-answer' ? await whyUnanswered(h, u.taskQueue, 'no-answer', err.why.waitedMs) : err.why;
+        const { unansweredStatus, formatUnanswered, noAnswerFromPollers } = await import('../lease-unanswered.js');
+        const u = await unansweredStatus((await grpcHandle()).handle);
+        // Over HTTP the queue's pollers were not asked: the ones just read say why.
+        const why = err.why.kind === 'no-answer' ? noAnswerFromPollers(u.pollers, err.why.waitedMs) : err.why;
         out.result(formatUnanswered(u), u);
         out.warn(new NoWorkerAnswerError(err.workflowId, u.taskQueue, why).summary);
         process.exitCode = ExitCode.worker;

@@ -1,7 +1,7 @@
 /** `durabox stop LEASE [--delete|--stop|--keep]`: release a lease now and wait until it is done. */
 import { Command } from 'commander';
-import { releaseSignal } from '../../workflows/messages.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { releaseSignal } from '../../workflows/messages.js';
 import type { ReleaseAction } from '../../providers/adapter.js';
 import { ConfigError, NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS } from '../errors.js';
 import { whyUnanswered } from '../lease-unanswered.js';
@@ -38,7 +38,9 @@ export function stopCommand(): Command {
       );
       // The release is durable and waits for a worker; with none polling, say so instead of a silence.
       // A release may take minutes (a cloud VM's delete): only a queue nobody polls is worth a word.
-      for (let told = false; !(await Promise.race([done, sleep(STATUS_QUERY_TIMEOUT_MS).then(() => false)])); ) {
+      // The timer is unref'd: a release that ends sooner must not keep the command alive after it.
+      const tick = () => sleep(STATUS_QUERY_TIMEOUT_MS, false, { ref: false });
+      for (let told = false; !(await Promise.race([done, tick()])); ) {
         if (told) continue;
         const why = await whyUnanswered(handle, desc.taskQueue, 'no-answer', STATUS_QUERY_TIMEOUT_MS);
         if (why.kind !== 'none-polling') continue;

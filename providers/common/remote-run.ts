@@ -13,7 +13,7 @@ import { closeSync, constants, openSync, readSync, fstatSync, writeSync } from '
 import { join } from 'node:path';
 import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
-import { endAtExitOnceKilled, writeStdin } from './exec.js';
+import { endAtExitOnceKilled } from './exec.js';
 import { sshExec, shellQuote } from './remote.js';
 import { sshBaseArgs, sshEnv } from './ssh-options.js';
 
@@ -279,7 +279,7 @@ function copyRemote(
     // fails, stdin just closes and the box starts nothing.
     if (stdin !== undefined) {
       child.stdin!.on('error', () => {});
-      stdin.then((text) => writeStdin(child, text), () => child.stdin!.end());
+      stdin.then((text) => child.stdin!.end(text), () => child.stdin!.end());
     }
     let stderr = '';
     const onAbort = () => child.kill('SIGTERM');
