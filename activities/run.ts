@@ -108,7 +108,7 @@ export async function runCommand(input: RunCommandInput): Promise<RunCommandResu
         );
         syncCheck = { fingerprint, fingerprintFile: fingerprintFile(metaDir) };
       }
-      const spec: RunSpec = { leaseId: input.leaseId, runId: input.runId, workdir: input.workdir, argv: input.argv, env: input.env, syncCheck };
+      const spec: RunSpec = { leaseId: input.leaseId, runId: input.runId, workdir: input.workdir, argv: input.argv, env: input.env, syncCheck, freshLogin: input.freshLogin };
       // Aborted when the box turns out stale: the stderr session then stops waiting for a pid.
       const stderrStop = new AbortController();
       stop.signal.addEventListener('abort', () => stderrStop.abort(), { once: true });

@@ -67,6 +67,8 @@ export interface RunCommandInput {
   argv: string[];
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Log in the full way even if the box has the lease's login environment cached. */
+  freshLogin?: boolean;
   /**
    * The tree the last sync shipped: start only if the box still holds exactly what this local tree
    * would ship (the fingerprint check done in the run's own session, saving the sync step's login on

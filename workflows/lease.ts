@@ -276,6 +276,7 @@ export async function leaseWorkflow(input: LeaseInput): Promise<LeaseSummary> {
               argv: req.argv,
               env: { ...req.env, DURABOX_LEASE_ID: input.leaseId, DURABOX_RUN_ID: runId },
               timeoutMs: req.timeoutMs,
+              freshLogin: req.freshLogin,
               syncCheck,
             }],
           ));

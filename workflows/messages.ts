@@ -53,6 +53,8 @@ export interface RunRequest {
   excludes?: string[];
   /** Kill the command after this many ms. */
   timeoutMs?: number;
+  /** Log in the full way: skip the box's cached login environment for this run. */
+  freshLogin?: boolean;
   /**
    * The client synced the tree to the box itself (its machine is not the lease worker's, so the
    * worker cannot read the tree). Recorded as the run's sync; no sync activity runs.

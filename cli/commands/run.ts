@@ -30,6 +30,7 @@ interface RunOptions extends LeaseConfigFlags {
   keep?: boolean;
   timeout?: string;
   sync: boolean;
+  freshLogin?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -42,7 +43,8 @@ export function runCommand(): Command {
     .option('--slug <slug>', 'human name for a new lease')
     .option('--keep', 'keep the new lease after the command (it still expires)')
     .option('--timeout <duration>', 'kill the command after this long (exit 124)')
-    .option('--no-sync', 'do not sync the working tree first');
+    .option('--no-sync', 'do not sync the working tree first')
+    .option('--fresh-login', "run in a fresh login shell, not the box's cached login environment");
   addLeaseConfigOptions(cmd);
   return cmd.action(async (argv: string[], opts: RunOptions, command: Command) => {
     const g = command.optsWithGlobals() as RunOptions;
@@ -72,6 +74,7 @@ async function runAction(argv: string[], opts: RunOptions, out: Output): Promise
     env: forwardedEnv(loaded.config.env, process.env, (m) => out.warn(m)),
     excludes: loaded.config.excludes,
     timeoutMs,
+    freshLogin: opts.freshLogin || undefined,
     origin: { workerId: existingWorkerId() },
   };
   // Set by the first Ctrl-C: a run the server has not taken yet is then not sent again.

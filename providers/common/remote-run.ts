@@ -15,6 +15,7 @@ import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
 import { endAtExitOnceKilled } from './exec.js';
 import { sshExec, shellQuote } from './remote.js';
+import { RUN_WRAPPER, loginArg } from './run-wrapper.js';
 import { sshBaseArgs, sshEnv } from './ssh-options.js';
 
 export interface RunSpec {
@@ -29,6 +30,8 @@ export interface RunSpec {
    * being computed: the session starts at once and the box reads it as stdin's first line.
    */
   syncCheck?: { fingerprint: string | Promise<string>; fingerprintFile: string };
+  /** Log in the full way even if the box has this lease's login environment cached (run-wrapper.ts). */
+  freshLogin?: boolean;
 }
 
 /** The tree on the box is not the one the run expects: sync, then run again with the same id. */
@@ -59,20 +62,6 @@ export interface RunOutcome {
   offsets: RunOffsets;
 }
 
-/** The wrapper that runs on the box, detached from the SSH session in its own process group. */
-const WRAPPER = `#!/bin/sh
-# durabox run wrapper. $1 = run dir, $2 = workdir, the rest = argv.
-R=$1; W=$2; shift 2
-echo $$ > "$R/pid.tmp" && mv "$R/pid.tmp" "$R/pid"
-if command -v bash >/dev/null 2>&1; then
-  bash -lc 'cd "$0" && exec "$@"' "$W" "$@" >>"$R/stdout" 2>>"$R/stderr" </dev/null
-else
-  (cd "$W" && exec "$@") >>"$R/stdout" 2>>"$R/stderr" </dev/null
-fi
-code=$?
-[ -e "$R/exit" ] || { echo "$code" > "$R/exit.tmp" && mv "$R/exit.tmp" "$R/exit"; }
-`;
-
 export function remoteRunDir(target: SshTarget, leaseId: string, runId: string): string {
   return `${target.workRoot}/${leaseId}/.durabox/runs/${runId}`;
 }
@@ -94,7 +83,7 @@ export async function startOrAttach(target: SshTarget, spec: RunSpec): Promise<{
 
 /** The start script's stdin: the expected fingerprint's line first when there is one, then the wrapper. */
 async function startInput(spec: RunSpec): Promise<string> {
-  return spec.syncCheck ? `${await spec.syncCheck.fingerprint}\n${WRAPPER}` : WRAPPER;
+  return spec.syncCheck ? `${await spec.syncCheck.fingerprint}\n${RUN_WRAPPER}` : RUN_WRAPPER;
 }
 
 /**
@@ -108,6 +97,7 @@ function startScript(target: SshTarget, spec: RunSpec): string {
     .map(([k, v]) => `export ${k}=${shellQuote(v)};`)
     .join(' ');
   const argv = spec.argv.map(shellQuote).join(' ');
+  const login = shellQuote(loginArg(spec.env, spec.freshLogin ?? false));
   const check = spec.syncCheck
     ? // No line (the worker gave up before it knew the fingerprint): nothing starts, nothing matches.
       'IFS= read -r F && [ -n "$F" ] || exit 93;' +
@@ -120,7 +110,7 @@ function startScript(target: SshTarget, spec: RunSpec): string {
     'if mkdir "$R" 2>/dev/null; then',
     '  cat > "$R/wrapper.sh"; : > "$R/stdout"; : > "$R/stderr";',
     `  ${exports}`,
-    `  setsid sh "$R/wrapper.sh" "$R" "$W" ${argv} </dev/null >/dev/null 2>&1 &`,
+    `  setsid sh "$R/wrapper.sh" "$R" "$W" ${login} ${argv} </dev/null >/dev/null 2>&1 &`,
     '  m=started;',
     'else cat >/dev/null; m=attached; fi;',
     // The wrapper writes its pid a few milliseconds after the spawn: poll finely, up to 10 s.

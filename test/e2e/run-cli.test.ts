@@ -98,12 +98,14 @@ describe('durabox run (local provider, built CLI)', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('one');
     expect(second.stdout).toContain('second');
+    const third = await h.run(['run', '--id', 'keep-me', '--fresh-login', '--', 'true'], { cwd: repo });
+    expect(third.code, third.stderr).toBe(0);
 
     const status = await h.run(['--json', 'status', 'keep-me']);
     expect(status.code, status.stderr).toBe(0);
     const s = JSON.parse(status.stdout);
     expect(s.phase).toBe('ready');
-    expect(s.runs.map((r: { status: string }) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(s.runs.map((r: { status: string }) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
 
     const ssh = await h.run(['ssh', leaseId]);
     expect(ssh.stdout).toContain('StrictHostKeyChecking=yes');
@@ -111,7 +113,14 @@ describe('durabox run (local provider, built CLI)', () => {
     expect(ssh.stdout).not.toContain('/dev/null');
 
     const client = await h.connect();
-    const history = JSON.stringify(await client.workflow.getHandle(workflowId).fetchHistory());
+    const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    // --fresh-login reaches the run activity of that run only.
+    const runInputs = events
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((a) => a?.activityType?.name === 'runCommand')
+      .map((a) => JSON.parse(Buffer.from(a!.input!.payloads![0]!.data!).toString()) as { freshLogin?: boolean });
+    expect(runInputs.map((i) => i.freshLogin)).toEqual([undefined, undefined, true]);
+    const history = JSON.stringify({ events });
     expect(history).not.toContain(keyBody.slice(0, 40));
     expect(history).not.toContain('PRIVATE KEY');
 
