@@ -8,8 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { Client } from '@temporalio/client';
-import { LEASE_WORKFLOW_TYPE, clientAccessUpdate, type LeaseStatus, type RunRecord } from '../../workflows/messages.js';
+import { clientAccessUpdate, type LeaseStatus, type RunRecord } from '../../workflows/messages.js';
 import { describeRun } from '../../workflows/describe.js';
 import { safeSegment } from '../../providers/common/state-dir.js';
 import { CliError, ConfigError, NoWorkerAnswerError } from '../errors.js';
@@ -23,6 +22,7 @@ import { isThisMachinesWorker } from '../worker-identity.js';
 import { clientAccess } from '../client-data-plane.js';
 import { followLeaseOutput } from '../lease-output.js';
 import { knownStatus } from '../lease-status-feed.js';
+import { leaseOfRun } from '../lease-of-run.js';
 
 const POLL_MS = 300;
 
@@ -40,7 +40,7 @@ export function logsCommand(): Command {
       if (!hasLocalOutput(runId)) {
         // Not run by this machine's worker: copy it from the box while its lease still has one.
         const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
-        const handle = await leaseOfRun(client, runId);
+        const handle = await leaseOfRun(client, runId, recordedLeaseOf(runId));
         if (!handle) throw notHere(runId);
         const leaseId = handle.workflowId.replace(/^lease-/, '');
         // One status answer says where the run's output is; waitForRunEnd then polls on its own.
@@ -65,7 +65,7 @@ export function logsCommand(): Command {
         return;
       }
       const { client } = await connectTemporal(configuredTaskQueue(), (l) => out.step(l));
-      const handle = await leaseOfRun(client, runId);
+      const handle = await leaseOfRun(client, runId, recordedLeaseOf(runId));
       const follower = followRunOutput(runId);
       try {
         if (handle) await waitForRunEnd(handle, runId, out);
@@ -192,15 +192,10 @@ function notHere(runId: string, workerQueue?: string): CliError {
  * The lease a run belongs to: the worker records it next to the output; older runs are found by
  * asking the running leases. undefined when no running lease has it (then it has ended).
  */
-async function leaseOfRun(client: Client, runId: string): Promise<LeaseHandle | undefined> {
+/** The lease file this machine's CLI left beside a run it started (absent for others' runs). */
+function recordedLeaseOf(runId: string): string | undefined {
   const file = join(runLogPaths(runId).dir, 'lease');
-  if (existsSync(file)) return resolveLease(client, readFileSync(file, 'utf8').trim());
-  for await (const wf of client.workflow.list({ query: `WorkflowType = '${LEASE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
-    const handle = client.workflow.getHandle(wf.workflowId) as LeaseHandle;
-    const s = await leaseStatus(handle).catch(() => undefined);
-    if (s?.runs.some((r) => r.runId === runId)) return handle;
-  }
-  return undefined;
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

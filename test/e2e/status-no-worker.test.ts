@@ -6,11 +6,15 @@
  * worker, and the run or the release goes ahead once one polls the queue again.
  */
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CliHarness, makeRepo, type CliResult } from '../support/cli-harness.js';
 
 let h: CliHarness;
 let leaseId: string;
+let firstRunId: string;
 let released = false;
 /** The worker started again in the second test. */
 let revived: ChildProcess | undefined;
@@ -19,7 +23,7 @@ beforeAll(async () => {
   const worker = await h.startWorker();
   const first = await h.run(['--json', 'run', '--keep', '--slug', 'orphaned-status', '--', 'true'], { cwd: makeRepo() });
   expect(first.code, first.stderr).toBe(0);
-  leaseId = JSON.parse(first.stdout.slice(first.stdout.indexOf('{\n'))).leaseId;
+  ({ leaseId, runId: firstRunId } = JSON.parse(first.stdout.slice(first.stdout.indexOf('{\n'))));
   worker.kill('SIGKILL');
   await new Promise((r) => worker.once('exit', r));
 }, 240_000);
@@ -44,11 +48,14 @@ describe('durabox status with no worker to answer', () => {
     // on a queue nobody has ever polled.
     const attach = h.start(['attach', leaseId]);
     const nobody = `${h.taskQueue}-nobody`;
+    // Another machine (nothing of the run on its disk) finds the run's lease without its worker.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'durabox-elsewhere-'));
     const fresh = h.start(['run', '--', 'true'], { cwd: makeRepo(), env: { DURABOX_TASK_QUEUE: nobody } });
-    const [overHttp, overGrpc, human] = await Promise.all([
+    const [overHttp, overGrpc, human, logs] = await Promise.all([
       h.run(['--json', 'status', leaseId]),
       h.run(['--json', 'status', leaseId], { env: { DURABOX_TEMPORAL_HTTP: undefined } }),
       h.run(['status', 'orphaned-status']),
+      h.run(['logs', firstRunId], { env: { DURABOX_STATE_DIR: elsewhere } }).finally(() => rmSync(elsewhere, { recursive: true, force: true })),
       attach.waitFor(new RegExp(`waiting for a worker: (${noWorker().source})`), 'stderr', 90_000),
       fresh.waitFor(new RegExp(`waiting for a worker \\(the lease goes on when one answers\\): no durabox worker polls task queue "${nobody}"`.replace(/-/g, '\\-')), 'stderr', 90_000),
     ]);
@@ -58,6 +65,10 @@ describe('durabox status with no worker to answer', () => {
     const freshId = /lease \S+ \((dbx_[0-9a-f]+)\)/.exec(fresh.text().stderr)?.[1];
     expect(freshId, fresh.text().stderr).toBeDefined();
     await (await h.connect()).workflow.getHandle(`lease-${freshId}`).terminate('test: no worker ever polled its queue');
+    // logs found the run's lease through the server, then said why it cannot copy the output now.
+    expect(logs.code, logs.stderr).toBe(9);
+    expect(logs.stderr).toMatch(noWorker());
+    expect(logs.stderr).toContain('(durabox status shows what the server records)');
     for (const r of [overHttp, overGrpc, human]) {
       expect(r.code, r.stderr).toBe(9);
       // Depending on how long ago the killed worker last polled: nobody polls, or nobody answered.

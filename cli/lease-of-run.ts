@@ -1,0 +1,78 @@
+/**
+ * Which lease took a run, for `durabox logs RUN` on a machine whose worker did not run it. A run
+ * is its lease's `run` update, and the update's id is the run id, so the server itself can say
+ * which running lease has it: no worker needs to answer, and a lease whose worker is gone costs
+ * one quick "not found" instead of a status query's 15 s. A run older than its lease's last
+ * continue-as-new is no longer an update of the current execution; only the status query (in
+ * parallel, one deadline for all) finds those.
+ */
+import { ServiceError, isGrpcServiceError, type Client } from '@temporalio/client';
+import { LEASE_WORKFLOW_TYPE } from '../workflows/messages.js';
+import { leaseStatus, resolveLease, type LeaseHandle } from './lease-client.js';
+import { trace } from './trace.js';
+
+// gRPC NOT_FOUND, and UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED (enums of @temporalio/proto).
+const NOT_FOUND = 5;
+const STAGE_ACCEPTED = 2;
+/** Server calls in flight at once: a fleet may run hundreds of leases. */
+const PARALLEL = 16;
+const UPDATE_LOOKUP_TIMEOUT_MS = 10_000;
+
+/** The running lease whose run (or, from the lease file, any lease) `runId` is; undefined if none. */
+export async function leaseOfRun(client: Client, runId: string, recordedLease?: string): Promise<LeaseHandle | undefined> {
+  if (recordedLease) return resolveLease(client, recordedLease);
+  const running: string[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowType = '${LEASE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
+    running.push(wf.workflowId);
+  }
+  const byUpdate = await firstMatch(running, (id) => hasUpdate(client, id, runId));
+  if (byUpdate) return client.workflow.getHandle(byUpdate) as LeaseHandle;
+  const byStatus = await firstMatch(running, async (id) => {
+    const s = await leaseStatus(client.workflow.getHandle(id) as LeaseHandle).catch(() => undefined);
+    return s?.runs.some((r) => r.runId === runId) ?? false;
+  });
+  return byStatus ? (client.workflow.getHandle(byStatus) as LeaseHandle) : undefined;
+}
+
+/** Whether the current execution of `workflowId` has the update `updateId` (admitted or done). */
+async function hasUpdate(client: Client, workflowId: string, updateId: string): Promise<boolean> {
+  try {
+    await client.withDeadline(Date.now() + UPDATE_LOOKUP_TIMEOUT_MS, () =>
+      client.workflowService.pollWorkflowExecutionUpdate({
+        namespace: client.options.namespace,
+        updateRef: { workflowExecution: { workflowId }, updateId },
+        identity: client.options.identity,
+        // Accepted is as far as a run in progress gets; the server answers at once for it.
+        waitPolicy: { lifecycleStage: STAGE_ACCEPTED },
+      }),
+    );
+    return true;
+  } catch (err) {
+    const grpc = err instanceof ServiceError ? err.cause : err;
+    // NOT_FOUND: not this lease's (current execution's) update. Anything else (a deadline, say)
+    // says nothing either way; the status query may still find the run.
+    if (!(isGrpcServiceError(grpc) && grpc.code === NOT_FOUND)) trace(`update lookup on ${workflowId}: ${(err as Error).message}`);
+    return false;
+  }
+}
+
+/**
+ * The first of `items` (in any order) for which `test` holds, testing up to PARALLEL at once. It
+ * answers as soon as one holds: tests still in flight (a silent lease's query) are not waited for.
+ */
+function firstMatch(items: string[], test: (item: string) => Promise<boolean>): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let next = 0;
+    let found = false;
+    const lane = async (): Promise<void> => {
+      while (!found && next < items.length) {
+        const item = items[next++]!;
+        if (await test(item).catch(() => false)) {
+          found = true;
+          resolve(item);
+        }
+      }
+    };
+    void Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, lane)).then(() => resolve(undefined));
+  });
+}
