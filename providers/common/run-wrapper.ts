@@ -106,6 +106,9 @@ rm -f "$C"/login-env-*
 # takes the probe's start time, so a profile changed while the probe ran is newer than it.
 (
   T=$C/.login-env-$K.$$
+  # A profile may export tokens: only the box user reads the cache. The probe itself keeps the
+  # session's umask, since the login's umask is part of what it records.
+  (umask 077 && : >"$T.pre" && : >"$T.post" && : >"$T") &&
   env -0 >"$T.pre" &&
     bash -lc 'printf "%s\\0" durabox-login-probe "$(umask)"; exec env -0' >"$T.post" 2>/dev/null </dev/null &&
     bash -c '${LOGIN_DIFF.replace(/'/g, `'\\''`)}' durabox-login-diff "$T.pre" "$T.post" >"$T" 2>/dev/null &&

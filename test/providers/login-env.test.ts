@@ -94,6 +94,8 @@ describe('cached login environment', () => {
     expect(text).toMatch(/^unset DBX_DROPPED$/m);
     expect(text).toMatch(/^umask 0027$/m);
     expect(text).not.toMatch(/SSH_CONNECTION|SSH_CLIENT|HOME=/);
+    // A profile may export tokens: the cache is the box user's alone.
+    expect((await sshExec(target, `stat -c %a ${dotDurabox()}/${file}`)).stdout.trim()).toBe('600');
   });
 
   it("a run's change to the profile is seen by the next run", async () => {
