@@ -338,7 +338,9 @@ export async function killRun(target: SshTarget, leaseId: string, runId: string,
       // The grace period is the whole process group's: the wrapper may die at once while the
       // command still runs its TERM handler.
       ` kill -TERM -- -"$p" 2>/dev/null; i=0; while kill -0 -- -"$p" 2>/dev/null && [ $i -lt ${graceSeconds * 10} ]; do sleep 0.1; i=$((i+1)); done;` +
-      ` kill -KILL -- -"$p" 2>/dev/null; [ -e "$R/exit" ] || echo ${code} > "$R/exit"; true`,
+      // The wrapper died with the group before dropping the login cache: the killed command may
+      // have changed what a login sets up (run-wrapper.ts).
+      ` kill -KILL -- -"$p" 2>/dev/null; rm -f "\${R%/*/*}"/login-env-*; [ -e "$R/exit" ] || echo ${code} > "$R/exit"; true`,
     { timeoutMs: 60_000 },
   );
 }

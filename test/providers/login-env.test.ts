@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newLeaseId, readyBox, releaseAll, useTempStateDir } from './helpers.js';
 import type { SshTarget } from '../../providers/adapter.js';
 import { sshExec } from '../../providers/common/remote.js';
-import { readExit, remoteRunDir, startOrAttach, type RunSpec } from '../../providers/common/remote-run.js';
+import { killRun, readExit, remoteRunDir, startOrAttach, type RunSpec } from '../../providers/common/remote-run.js';
 import { sshEnv, sshOptions } from '../../providers/common/ssh-options.js';
 import { getProvider } from '../../providers/adapters.js';
 import { boxPaths } from '../../providers/local/box.js';
@@ -126,6 +126,18 @@ describe('cached login environment', () => {
     // The cached run's probe, then the forced run's own login.
     expect(forced.logins).toBe(cached.logins + 2);
     expect(forced.env).toBe(cached.env);
+  });
+
+  it('a killed run drops the cache too (its wrapper dies before it can)', async () => {
+    await probed();
+    const runId = `run_login_${++seq}`;
+    await startOrAttach(target, { leaseId, runId, workdir: `${target.workRoot}/${leaseId}/repo`, argv: ['sleep', '30'], env: { DURABOX_RUN_ID: runId } });
+    expect(await cacheFiles()).toHaveLength(1);
+    await killRun(target, leaseId, runId, 'cancelled', 1);
+    expect(await cacheFiles()).toEqual([]);
+    expect((await readExit(target, leaseId, runId)).code).toBe(130);
+    const after = parse(await run(SEEN));
+    expect(after.env).toContain('DBX_PROFILE=three');
   });
 
   it('another set of forwarded variables logs in, and is cached apart', async () => {
