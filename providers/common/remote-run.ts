@@ -15,7 +15,7 @@ import type { SshTarget } from '../adapter.js';
 import { ProviderError } from '../errors.js';
 import { endAtExitOnceKilled } from './exec.js';
 import { sshExec, shellQuote } from './remote.js';
-import { RUN_WRAPPER, loginArg } from './run-wrapper.js';
+import { DROP_LOGIN_CACHE, RUN_WRAPPER, loginArg } from './run-wrapper.js';
 import { sshBaseArgs, sshEnv } from './ssh-options.js';
 
 export interface RunSpec {
@@ -340,7 +340,7 @@ export async function killRun(target: SshTarget, leaseId: string, runId: string,
       ` kill -TERM -- -"$p" 2>/dev/null; i=0; while kill -0 -- -"$p" 2>/dev/null && [ $i -lt ${graceSeconds * 10} ]; do sleep 0.1; i=$((i+1)); done;` +
       // The wrapper died with the group before dropping the login cache: the killed command may
       // have changed what a login sets up (run-wrapper.ts).
-      ` kill -KILL -- -"$p" 2>/dev/null; rm -f "\${R%/*/*}"/login-env-*; [ -e "$R/exit" ] || echo ${code} > "$R/exit"; true`,
+      ` kill -KILL -- -"$p" 2>/dev/null; ${DROP_LOGIN_CACHE} [ -e "$R/exit" ] || echo ${code} > "$R/exit"; true`,
     { timeoutMs: 60_000 },
   );
 }

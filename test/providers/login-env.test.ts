@@ -30,7 +30,20 @@ let seq = 0;
 
 /** The profile counts its own runs, so a run can tell whether a login ran for it. */
 const profileText = (value: string) =>
-  `echo x >> "$HOME/logins"\nexport DBX_PROFILE=${value}\nPATH="$HOME/bin:$PATH"\numask 027\nunset DBX_DROPPED\n`;
+  [
+    'echo x >> "$HOME/logins"',
+    // Printed by every login, so only by the probe when the cache is used.
+    'echo "welcome to the box"',
+    `export DBX_PROFILE=${value}`,
+    'PATH="$HOME/bin:$PATH"',
+    'umask 027',
+    'ulimit -S -n 512',
+    'greet() { echo "hello from an exported function"; }; export -f greet',
+    // Read-only in bash: only its export flag can carry.
+    'export UID',
+    'unset DBX_DROPPED',
+    '',
+  ].join('\n');
 
 beforeAll(async () => {
   ({ target } = await readyBox(local, 'login-box', { leaseId, pin: true }));
@@ -51,8 +64,8 @@ beforeAll(async () => {
 
 afterAll(() => releaseAll(local, stateDir));
 
-const dotDurabox = () => `${target.workRoot}/${leaseId}/.durabox`;
-const cacheFiles = async () => (await sshExec(target, `cd ${dotDurabox()} && ls -A | grep login-env || true`)).stdout.split('\n').filter(Boolean);
+const cacheDir = () => `${target.workRoot}/.durabox-login`;
+const cacheFiles = async () => (await sshExec(target, `cd ${cacheDir()} 2>/dev/null && ls -A | grep env- || true`)).stdout.split('\n').filter(Boolean);
 
 /** Run the command on the box to its end; its stdout. */
 async function run(argv: string[], opts: Partial<RunSpec> = {}): Promise<string> {
@@ -62,40 +75,49 @@ async function run(argv: string[], opts: Partial<RunSpec> = {}): Promise<string>
   return (await sshExec(target, `cat ${remoteRunDir(target, leaseId, runId)}/stdout`)).stdout;
 }
 
-/** What the run sees: logins so far, then its environment (without what differs per run), then its umask. */
-const SEEN = ['sh', '-c', 'wc -l < "$HOME/logins"; env | grep -v -e ^DURABOX_RUN_ID= -e ^_= | sort; umask'];
+/** What the run sees: logins so far, its umask, soft open-files limit and exported function, then its environment (without what differs per run). */
+// bash: dash drops exported functions from the environment it passes on.
+const SEEN = ['bash', '-c', 'echo --seen--; wc -l < "$HOME/logins"; umask; ulimit -Sn; bash -c greet; env | grep -v -e ^DURABOX_RUN_ID= -e ^_= | sort'];
 const parse = (out: string) => {
-  const [logins, ...rest] = out.trim().split('\n');
-  return { logins: Number(logins), env: rest.slice(0, -1).join('\n'), umask: rest.at(-1) };
+  const [logins, umask, nofile, greeting, ...env] = out.slice(out.indexOf('--seen--\n') + 9).trim().split('\n');
+  return { logins: Number(logins), umask, nofile, greeting, env: env.join('\n') };
 };
 
 /** The probe after the last run is done: one cache file, nothing in flight. */
-const probed = () => expect.poll(cacheFiles, { timeout: 15_000, interval: 50 }).toEqual([expect.stringMatching(/^login-env-[0-9a-f]{16}$/)]);
+const probed = () => expect.poll(cacheFiles, { timeout: 15_000, interval: 50 }).toEqual([expect.stringMatching(/^env-[0-9a-f]{16}$/)]);
 
 describe('cached login environment', () => {
   it('a run sees what a fresh login gives, without running the profile again', async () => {
-    const fresh = parse(await run(SEEN));
+    const firstOut = await run(SEEN);
+    const fresh = parse(firstOut);
     expect(fresh.logins).toBe(1);
     expect(fresh.env).toContain('DBX_PROFILE=one');
     expect(fresh.env).toContain(`PATH=${home}/bin:`);
     expect(fresh.env).not.toContain('DBX_DROPPED=');
     expect(fresh.umask).toBe('0027');
+    expect(fresh.nofile).toBe('512');
+    expect(fresh.greeting).toBe('hello from an exported function');
+    expect(fresh.env).toMatch(/^UID=\d+$/m);
 
     await probed();
-    const cached = parse(await run(SEEN));
+    const cachedOut = await run(SEEN);
+    const cached = parse(cachedOut);
     // One login for the first run, one for the probe after it, none for this run.
     expect(cached.logins).toBe(2);
     expect(cached).toEqual({ ...fresh, logins: 2 });
+    // What the profile prints is printed by a login: the probe's went nowhere.
+    expect(firstOut).toContain('welcome to the box');
+    expect(cachedOut).not.toContain('welcome to the box');
 
     // The cache holds what the profile changed, not the session's own variables.
     const [file] = await cacheFiles();
-    const text = (await sshExec(target, `cat ${dotDurabox()}/${file}`)).stdout;
+    const text = (await sshExec(target, `cat ${cacheDir()}/${file}`)).stdout;
     expect(text).toMatch(/^export DBX_PROFILE=one$/m);
     expect(text).toMatch(/^unset DBX_DROPPED$/m);
     expect(text).toMatch(/^umask 0027$/m);
     expect(text).not.toMatch(/SSH_CONNECTION|SSH_CLIENT|HOME=/);
     // A profile may export tokens: the cache is the box user's alone.
-    expect((await sshExec(target, `stat -c %a ${dotDurabox()}/${file}`)).stdout.trim()).toBe('600');
+    expect((await sshExec(target, `stat -c %a ${cacheDir()} ${cacheDir()}/${file}`)).stdout.split('\n').slice(0, 2)).toEqual(['700', '600']);
   });
 
   it("a run's change to the profile is seen by the next run", async () => {
