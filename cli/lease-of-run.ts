@@ -8,12 +8,12 @@
  */
 import { ServiceError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { LEASE_WORKFLOW_TYPE } from '../workflows/messages.js';
-import { leaseStatus, resolveLease, type LeaseHandle } from './lease-client.js';
+import { queryStatus, resolveLease, type LeaseHandle } from './lease-client.js';
 import { trace } from './trace.js';
 
-// gRPC NOT_FOUND, and UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED (enums of @temporalio/proto).
+// gRPC NOT_FOUND, and UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED (enums of @temporalio/proto).
 const NOT_FOUND = 5;
-const STAGE_ACCEPTED = 2;
+const STAGE_ADMITTED = 1;
 /** Server calls in flight at once: a fleet may run hundreds of leases. */
 const PARALLEL = 16;
 const UPDATE_LOOKUP_TIMEOUT_MS = 10_000;
@@ -25,51 +25,55 @@ export async function leaseOfRun(client: Client, runId: string, recordedLease?: 
   for await (const wf of client.workflow.list({ query: `WorkflowType = '${LEASE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
     running.push(wf.workflowId);
   }
-  const byUpdate = await firstMatch(running, (id) => hasUpdate(client, id, runId));
+  const byUpdate = await firstMatch(running, (id, signal) => hasUpdate(client, id, runId, signal));
   if (byUpdate) return client.workflow.getHandle(byUpdate) as LeaseHandle;
-  const byStatus = await firstMatch(running, async (id) => {
-    const s = await leaseStatus(client.workflow.getHandle(id) as LeaseHandle).catch(() => undefined);
-    return s?.runs.some((r) => r.runId === runId) ?? false;
+  const byStatus = await firstMatch(running, async (id, signal) => {
+    const s = await queryStatus(client.workflow.getHandle(id) as LeaseHandle, signal);
+    return s.runs.some((r) => r.runId === runId);
   });
   return byStatus ? (client.workflow.getHandle(byStatus) as LeaseHandle) : undefined;
 }
 
-/** Whether the current execution of `workflowId` has the update `updateId` (admitted or done). */
-async function hasUpdate(client: Client, workflowId: string, updateId: string): Promise<boolean> {
+/** Whether the current execution of `workflowId` has the update `updateId`, at any stage. */
+async function hasUpdate(client: Client, workflowId: string, updateId: string, signal: AbortSignal): Promise<boolean> {
   try {
-    await client.withDeadline(Date.now() + UPDATE_LOOKUP_TIMEOUT_MS, () =>
-      client.workflowService.pollWorkflowExecutionUpdate({
-        namespace: client.options.namespace,
-        updateRef: { workflowExecution: { workflowId }, updateId },
-        identity: client.options.identity,
-        // Accepted is as far as a run in progress gets; the server answers at once for it.
-        waitPolicy: { lifecycleStage: STAGE_ACCEPTED },
-      }),
+    await client.withAbortSignal(signal, () =>
+      client.withDeadline(Date.now() + UPDATE_LOOKUP_TIMEOUT_MS, () =>
+        client.workflowService.pollWorkflowExecutionUpdate({
+          namespace: client.options.namespace,
+          updateRef: { workflowExecution: { workflowId }, updateId },
+          identity: client.options.identity,
+          // The server answers at once for an update it knows at any stage (even one no worker has
+          // accepted yet), and NOT_FOUND at once for one it does not.
+          waitPolicy: { lifecycleStage: STAGE_ADMITTED },
+        }),
+      ),
     );
     return true;
   } catch (err) {
     const grpc = err instanceof ServiceError ? err.cause : err;
     // NOT_FOUND: not this lease's (current execution's) update. Anything else (a deadline, say)
     // says nothing either way; the status query may still find the run.
-    if (!(isGrpcServiceError(grpc) && grpc.code === NOT_FOUND)) trace(`update lookup on ${workflowId}: ${(err as Error).message}`);
+    if (!(isGrpcServiceError(grpc) && grpc.code === NOT_FOUND) && !signal.aborted) trace(`update lookup on ${workflowId}: ${(err as Error).message}`);
     return false;
   }
 }
 
 /**
  * The first of `items` (in any order) for which `test` holds, testing up to PARALLEL at once. It
- * answers as soon as one holds: tests still in flight (a silent lease's query) are not waited for.
+ * answers as soon as one holds and aborts the tests still in flight (a silent lease's query would
+ * otherwise keep the connection, and the process, alive until its deadline).
  */
-function firstMatch(items: string[], test: (item: string) => Promise<boolean>): Promise<string | undefined> {
+function firstMatch(items: string[], test: (item: string, signal: AbortSignal) => Promise<boolean>): Promise<string | undefined> {
+  const stop = new AbortController();
   return new Promise((resolve) => {
     let next = 0;
-    let found = false;
     const lane = async (): Promise<void> => {
-      while (!found && next < items.length) {
+      while (!stop.signal.aborted && next < items.length) {
         const item = items[next++]!;
-        if (await test(item).catch(() => false)) {
-          found = true;
-          resolve(item);
+        if (await test(item, stop.signal).catch(() => false)) {
+          if (!stop.signal.aborted) resolve(item);
+          stop.abort();
         }
       }
     };

@@ -188,10 +188,6 @@ function notHere(runId: string, workerQueue?: string): CliError {
   );
 }
 
-/**
- * The lease a run belongs to: the worker records it next to the output; older runs are found by
- * asking the running leases. undefined when no running lease has it (then it has ended).
- */
 /** The lease file this machine's CLI left beside a run it started (absent for others' runs). */
 function recordedLeaseOf(runId: string): string | undefined {
   const file = join(runLogPaths(runId).dir, 'lease');
