@@ -15,7 +15,7 @@
  *   environment before and after the login (exports, unsets, exported functions), the login's
  *   umask and soft limits, never the session's own variables (`SSH_CONNECTION`, …), which the
  *   next session sets afresh. It is keyed by the run's forwarded variables, which the profile
- *   could read.
+ *   could read; a key that changes on every run (a forwarded commit id) is not probed for.
  * - **Anything doubtful logs in.** A login file not older than the cache (changed in a `durabox
  *   ssh` session, say), a cache that is not the box user's own, or `--fresh-login`.
  * What a cache cannot carry: what the profile prints (it prints when it runs, i.e. during the
@@ -113,6 +113,9 @@ C=\${R%/*/*}; D=\${C%/*/*}/.durabox-login
 echo $$ > "$R/pid.tmp" && mv "$R/pid.tmp" "$R/pid"
 # The probe of an earlier run still in flight must not publish what it saw before this one.
 echo "$R" > "$C/last-run"
+# Forwarded variables that change from run to run (a commit id, say) would make every run log in
+# and probe too: probe only for a key the previous run of the lease had as well (or a first run).
+P=; [ -f "$C/last-key" ] && read -r P <"$C/last-key"; echo "$K" >"$C/last-key"
 if command -v bash >/dev/null 2>&1; then
   E=$D/env-$K
   # The cache is code this shell runs: only the box user's own, never through a link.
@@ -136,7 +139,7 @@ code=$?
 # The run may have changed what a login sets up: no later run uses a cache probed before it ended.
 ${DROP_LOGIN_CACHE}
 [ -e "$R/exit" ] || { echo "$code" > "$R/exit.tmp" && mv "$R/exit.tmp" "$R/exit"; }
-command -v bash >/dev/null 2>&1 || exit 0
+{ [ -z "$P" ] || [ "$P" = "$K" ]; } && command -v bash >/dev/null 2>&1 || exit 0
 # Probe the login environment for the next run, in the background: the run is over. The cache
 # takes the probe's start time, so a login file changed while the probe ran is not older than it.
 # A profile that hangs is given 30 s (where \`timeout\` exists).
