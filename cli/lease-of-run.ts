@@ -3,9 +3,10 @@
  * is its lease's `run` update, and the update's id is the run id, so the server itself can say
  * which running lease has it: no worker needs to answer, and a lease whose worker is gone costs
  * one quick "not found" instead of a status query's 15 s. A run older than its lease's last
- * continue-as-new is no longer an update of the current execution; only the status query (in
- * parallel, one deadline for all) finds those.
+ * continue-as-new is no longer an update of the current execution; only the status query of such
+ * a lease (in parallel, one deadline for all) finds those.
  */
+import { setMaxListeners } from 'node:events';
 import { ServiceError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { LEASE_WORKFLOW_TYPE } from '../workflows/messages.js';
 import { queryStatus, resolveLease, type LeaseHandle } from './lease-client.js';
@@ -27,17 +28,42 @@ export async function leaseOfRun(client: Client, runId: string, recordedLease?: 
   }
   const byUpdate = await firstMatch(running, (id, signal) => hasUpdate(client, id, runId, signal));
   if (byUpdate) return client.workflow.getHandle(byUpdate) as LeaseHandle;
+  // Only a lease that continued as new can hold a run that is not an update of its current execution.
   const byStatus = await firstMatch(running, async (id, signal) => {
+    if (!(await continuedAsNew(client, id, signal))) return false;
     const s = await queryStatus(client.workflow.getHandle(id) as LeaseHandle, signal);
     return s.runs.some((r) => r.runId === runId);
   });
   return byStatus ? (client.workflow.getHandle(byStatus) as LeaseHandle) : undefined;
 }
 
+/**
+ * `call` with an abort signal of its own that follows `signal`: the client adds an abort listener
+ * per call and never removes it, and Node warns (on stderr) past ten listeners on one signal.
+ */
+async function withCallSignal<T>(client: Client, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+  const own = new AbortController();
+  const forward = () => own.abort();
+  signal.addEventListener('abort', forward, { once: true });
+  try {
+    return await client.withAbortSignal(own.signal, call);
+  } finally {
+    signal.removeEventListener('abort', forward);
+  }
+}
+
+/** Whether the current execution of `workflowId` was started by a continue-as-new (its first event says). */
+async function continuedAsNew(client: Client, workflowId: string, signal: AbortSignal): Promise<boolean> {
+  const { history } = await withCallSignal(client, signal, () =>
+    client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId }, maximumPageSize: 1 }),
+  );
+  return Boolean(history?.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId);
+}
+
 /** Whether the current execution of `workflowId` has the update `updateId`, at any stage. */
 async function hasUpdate(client: Client, workflowId: string, updateId: string, signal: AbortSignal): Promise<boolean> {
   try {
-    await client.withAbortSignal(signal, () =>
+    await withCallSignal(client, signal, () =>
       client.withDeadline(Date.now() + UPDATE_LOOKUP_TIMEOUT_MS, () =>
         client.workflowService.pollWorkflowExecutionUpdate({
           namespace: client.options.namespace,
@@ -66,6 +92,8 @@ async function hasUpdate(client: Client, workflowId: string, updateId: string, s
  */
 function firstMatch(items: string[], test: (item: string, signal: AbortSignal) => Promise<boolean>): Promise<string | undefined> {
   const stop = new AbortController();
+  // Each lane's call listens on it (and forwards to a controller of its own, see withCallSignal).
+  setMaxListeners(PARALLEL + 1, stop.signal);
   return new Promise((resolve) => {
     let next = 0;
     const lane = async (): Promise<void> => {
