@@ -49,15 +49,19 @@ beforeAll(async () => {
   ({ target } = await readyBox(local, 'login-box', { leaseId, pin: true }));
   writeFileSync(profile, profileText('one'));
   // The box's sshd gives sessions our HOME (sshd applies SetEnv after its own defaults). SIGHUP makes
-  // it re-read its config; the ControlMaster's session process still has the old one, so close it.
+  // it re-read its config.
   const paths = boxPaths(leaseId);
   writeFileSync(paths.config, readFileSync(paths.config, 'utf8').replace('SetEnv SHLVL=1', `SetEnv SHLVL=1 HOME=${home} DBX_DROPPED=session`));
   process.kill(runningSshd(paths)!, 'SIGHUP');
-  spawnSync('ssh', [...sshOptions(target), '-O', 'exit', '--', target.host], { env: sshEnv(target) });
   for (let i = 0; ; i++) {
+    // A connection the listener took before it re-read its config keeps the old one: close the
+    // master (ControlPersist would keep it for a minute) until a new connection has our HOME.
+    spawnSync('ssh', [...sshOptions(target), '-O', 'exit', '--', target.host], { env: sshEnv(target) });
     const seen = await sshExec(target, 'echo "$HOME"').then((r) => r.stdout.trim(), () => '');
     if (seen === home) break;
     if (i >= 100) throw new Error(`the box's sessions still have HOME=${seen}`);
+    // Under load the signal may have come before sshd could act on it: send it again now and then.
+    if (i % 20 === 19) process.kill(runningSshd(paths)!, 'SIGHUP');
     await sleep(100);
   }
 });
