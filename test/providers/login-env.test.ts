@@ -61,7 +61,8 @@ beforeAll(async () => {
     if (seen === home) break;
     if (i >= 100) throw new Error(`the box's sessions still have HOME=${seen}`);
     // Under load the signal may have come before sshd could act on it: send it again now and then.
-    if (i % 20 === 19) process.kill(runningSshd(paths)!, 'SIGHUP');
+    const pid = i % 20 === 19 ? runningSshd(paths) : undefined;
+    if (pid) process.kill(pid, 'SIGHUP');
     await sleep(100);
   }
 });
