@@ -11,6 +11,7 @@ import { ExpiresAtKey, LeaseIdKey, OwnerKey, ProviderKey, RepoKey, SlugKey, Stat
 import { LeaseNotFoundError, NoWorkerAnswerError, STATUS_QUERY_TIMEOUT_MS } from './errors.js';
 import { leasesQuery, slugQuery, workflowIdOfRef } from './lease-refs.js';
 import { noAnswerOf, whyUnanswered } from './lease-unanswered.js';
+import { followSignal } from './call-signal.js';
 
 export type LeaseHandle = WorkflowHandle<typeof leaseWorkflow>;
 
@@ -112,31 +113,26 @@ const taskQueues = new WeakMap<LeaseHandle, string>();
  * not wait for it (nor leave it retrying on a connection it is about to close). One that no worker
  * answers is `NoWorkerAnswerError`; the caller asks again when it wants to.
  */
-export async function queryStatus(handle: LeaseHandle, signal: AbortSignal): Promise<LeaseStatus> {
-  // One controller per call: the client adds an abort listener per call and never removes it, so a
-  // long-lived signal would collect them (and Node warns after ten).
-  const call = new AbortController();
-  const forward = () => call.abort();
-  signal.addEventListener('abort', forward, { once: true });
-  const deadline = Date.now() + STATUS_QUERY_TIMEOUT_MS;
-  try {
-    if (signal.aborted) throw new Error('status query given up');
-    return await handle.client.withAbortSignal(call.signal, () => handle.client.withDeadline(deadline, () => handle.query(statusQuery)));
-  } catch (err) {
-    if (signal.aborted) throw err;
-    const kind = noAnswerOf(err, deadline);
-    if (!kind) throw err;
-    // Name the queue, and say whether anyone polls it: worth two calls on this rare path.
-    const taskQueue = await handle.client.withAbortSignal(call.signal, async () => {
-      const known = taskQueues.get(handle) ?? (await handle.describe()).taskQueue;
-      taskQueues.set(handle, known);
-      return known;
-    }).catch(() => undefined);
-    const why = await handle.client.withAbortSignal(call.signal, () => whyUnanswered(handle, taskQueue, kind, STATUS_QUERY_TIMEOUT_MS));
-    throw new NoWorkerAnswerError(handle.workflowId, taskQueue, why);
-  } finally {
-    signal.removeEventListener('abort', forward);
-  }
+export function queryStatus(handle: LeaseHandle, signal: AbortSignal): Promise<LeaseStatus> {
+  return followSignal(signal, async (call) => {
+    const deadline = Date.now() + STATUS_QUERY_TIMEOUT_MS;
+    try {
+      if (signal.aborted) throw new Error('status query given up');
+      return await handle.client.withAbortSignal(call, () => handle.client.withDeadline(deadline, () => handle.query(statusQuery)));
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const kind = noAnswerOf(err, deadline);
+      if (!kind) throw err;
+      // Name the queue, and say whether anyone polls it: worth two calls on this rare path.
+      const taskQueue = await handle.client.withAbortSignal(call, async () => {
+        const known = taskQueues.get(handle) ?? (await handle.describe()).taskQueue;
+        taskQueues.set(handle, known);
+        return known;
+      }).catch(() => undefined);
+      const why = await handle.client.withAbortSignal(call, () => whyUnanswered(handle, taskQueue, kind, STATUS_QUERY_TIMEOUT_MS));
+      throw new NoWorkerAnswerError(handle.workflowId, taskQueue, why);
+    }
+  });
 }
 
 /** `resolveLease`, or the most recently started lease when no reference is given. */

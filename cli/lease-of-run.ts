@@ -10,6 +10,7 @@ import { setMaxListeners } from 'node:events';
 import { ServiceError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { LEASE_WORKFLOW_TYPE } from '../workflows/messages.js';
 import { queryStatus, resolveLease, type LeaseHandle } from './lease-client.js';
+import { followSignal } from './call-signal.js';
 import { trace } from './trace.js';
 
 // gRPC NOT_FOUND, and UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED (enums of @temporalio/proto).
@@ -37,25 +38,12 @@ export async function leaseOfRun(client: Client, runId: string, recordedLease?: 
   return byStatus ? (client.workflow.getHandle(byStatus) as LeaseHandle) : undefined;
 }
 
-/**
- * `call` with an abort signal of its own that follows `signal`: the client adds an abort listener
- * per call and never removes it, and Node warns (on stderr) past ten listeners on one signal.
- */
-async function withCallSignal<T>(client: Client, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
-  const own = new AbortController();
-  const forward = () => own.abort();
-  signal.addEventListener('abort', forward, { once: true });
-  try {
-    return await client.withAbortSignal(own.signal, call);
-  } finally {
-    signal.removeEventListener('abort', forward);
-  }
-}
-
 /** Whether the current execution of `workflowId` was started by a continue-as-new (its first event says). */
 async function continuedAsNew(client: Client, workflowId: string, signal: AbortSignal): Promise<boolean> {
-  const { history } = await withCallSignal(client, signal, () =>
-    client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId }, maximumPageSize: 1 }),
+  const { history } = await followSignal(signal, (own) =>
+    client.withAbortSignal(own, () =>
+      client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId }, maximumPageSize: 1 }),
+    ),
   );
   return Boolean(history?.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId);
 }
@@ -63,16 +51,18 @@ async function continuedAsNew(client: Client, workflowId: string, signal: AbortS
 /** Whether the current execution of `workflowId` has the update `updateId`, at any stage. */
 async function hasUpdate(client: Client, workflowId: string, updateId: string, signal: AbortSignal): Promise<boolean> {
   try {
-    await withCallSignal(client, signal, () =>
-      client.withDeadline(Date.now() + UPDATE_LOOKUP_TIMEOUT_MS, () =>
-        client.workflowService.pollWorkflowExecutionUpdate({
-          namespace: client.options.namespace,
-          updateRef: { workflowExecution: { workflowId }, updateId },
-          identity: client.options.identity,
-          // The server answers at once for an update it knows at any stage (even one no worker has
-          // accepted yet), and NOT_FOUND at once for one it does not.
-          waitPolicy: { lifecycleStage: STAGE_ADMITTED },
-        }),
+    await followSignal(signal, (own) =>
+      client.withAbortSignal(own, () =>
+        client.withDeadline(Date.now() + UPDATE_LOOKUP_TIMEOUT_MS, () =>
+          client.workflowService.pollWorkflowExecutionUpdate({
+            namespace: client.options.namespace,
+            updateRef: { workflowExecution: { workflowId }, updateId },
+            identity: client.options.identity,
+            // The server answers at once for an update it knows at any stage (even one no worker
+            // has accepted yet), and NOT_FOUND at once for one it does not.
+            waitPolicy: { lifecycleStage: STAGE_ADMITTED },
+          }),
+        ),
       ),
     );
     return true;
@@ -92,7 +82,7 @@ async function hasUpdate(client: Client, workflowId: string, updateId: string, s
  */
 function firstMatch(items: string[], test: (item: string, signal: AbortSignal) => Promise<boolean>): Promise<string | undefined> {
   const stop = new AbortController();
-  // Each lane's call listens on it (and forwards to a controller of its own, see withCallSignal).
+  // Each lane's call listens on it (and forwards to a controller of its own, see followSignal).
   setMaxListeners(PARALLEL + 1, stop.signal);
   return new Promise((resolve) => {
     let next = 0;

@@ -9,6 +9,7 @@ import { homedir, userInfo } from 'node:os';
 import { join, posix } from 'node:path';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
+import { refineWith } from '../common/refine.js';
 
 export const AGX_DEFAULT_GATEWAY = 'workspace.agx.so';
 
@@ -59,11 +60,6 @@ export function workRootProblem(value: string): string | undefined {
   if (BROAD_DIRS.has(normal)) return `is a broad system directory (${normal}); use a dedicated directory such as /home/<user>/work`;
   return undefined;
 }
-
-const refineWith = (problem: (v: string) => string | undefined, what: string) => (v: string, ctx: z.RefinementCtx) => {
-  const p = problem(v);
-  if (p) ctx.addIssue({ code: 'custom', message: `${what} ${JSON.stringify(v)} ${p}` });
-};
 
 const expandHome = (p: string) => (p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
 

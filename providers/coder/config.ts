@@ -9,6 +9,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
+import { refineWith } from '../common/refine.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -94,10 +95,7 @@ export const coderConfigSchema = onFirstUse(() =>
       /** Deployment URL. Trusted only: the session token is sent there. @default CODER_URL */
       url: z
         .string()
-        .superRefine((v, ctx) => {
-          const p = coderUrlProblem(v);
-          if (p) ctx.addIssue({ code: 'custom', message: `url ${JSON.stringify(v)} ${p}` });
-        })
+        .superRefine(refineWith(coderUrlProblem, 'url'))
         .transform(normalizeCoderUrl)
         .optional(),
       /** The `coder` binary used as the SSH ProxyCommand. Trusted only: it receives the token. */
@@ -121,10 +119,7 @@ export const coderConfigSchema = onFirstUse(() =>
       workRoot: z
         .string()
         .default('/home/coder/durabox')
-        .superRefine((v, ctx) => {
-          const p = workRootProblem(v);
-          if (p) ctx.addIssue({ code: 'custom', message: `workRoot ${JSON.stringify(v)} ${p}` });
-        }),
+        .superRefine(refineWith(workRootProblem, 'workRoot')),
       /** `coder ssh --wait`: whether the tunnel waits for startup scripts. */
       wait: z.enum(['yes', 'no', 'auto']).default('auto'),
       /** Limit for the build to run and the agent to be connected and ready. */

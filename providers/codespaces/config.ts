@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
+import { refineWith } from '../common/refine.js';
 
 export const GITHUB_API_URL = 'https://api.github.com';
 
@@ -116,10 +117,7 @@ export const codespacesConfigSchema = onFirstUse(() =>
       apiUrl: z
         .string()
         .default(GITHUB_API_URL)
-        .superRefine((v, ctx) => {
-          const p = apiUrlProblem(v);
-          if (p) ctx.addIssue({ code: 'custom', message: `apiUrl ${JSON.stringify(v)} ${p}` });
-        })
+        .superRefine(refineWith(apiUrlProblem, 'apiUrl'))
         .transform(normalizeApiUrl),
       /** Where the codespace mounts repositories; the workspace folder is `<workspacesRoot>/<repo name>`. */
       workspacesRoot: z.string().regex(ABS, 'workspacesRoot: an absolute path').default('/workspaces'),

@@ -8,6 +8,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
+import { refineWith } from '../common/refine.js';
 
 export const VAST_DEFAULT_API_URL = 'https://console.vast.ai';
 export const VAST_DEFAULT_IMAGE = 'nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04';
@@ -68,10 +69,7 @@ export const vastConfigSchema = onFirstUse(() =>
       apiUrl: z
         .string()
         .default(VAST_DEFAULT_API_URL)
-        .superRefine((v, ctx) => {
-          const p = apiUrlProblem(v);
-          if (p) ctx.addIssue({ code: 'custom', message: `apiUrl ${JSON.stringify(v)} ${p}` });
-        })
+        .superRefine(refineWith(apiUrlProblem, 'apiUrl'))
         .transform(normalizeApiUrl),
       /** GPU model as Vast spells it (`RTX_4090` or `RTX 4090`; underscores are sent as spaces). */
       gpuName: z.string().regex(/^[A-Za-z0-9 _.-]{1,64}$/, 'gpuName: letters, digits, space, "_", "." and "-"').optional(),
@@ -99,10 +97,7 @@ export const vastConfigSchema = onFirstUse(() =>
       workRoot: z
         .string()
         .default('/root/durabox')
-        .superRefine((v, ctx) => {
-          const p = workRootProblem(v);
-          if (p) ctx.addIssue({ code: 'custom', message: `workRoot ${JSON.stringify(v)} ${p}` });
-        }),
+        .superRefine(refineWith(workRootProblem, 'workRoot')),
       /** Failover bound: how many matching offers one create may try when offers are taken. */
       maxOffers: z.number().int().min(1).max(10).default(3),
       /** Limit for the instance to report running with an SSH endpoint. */
