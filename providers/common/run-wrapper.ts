@@ -43,7 +43,8 @@ export function loginArg(env: Record<string, string> | undefined, fresh: boolean
  * sh: drop every login cache under the work root of the run dir in `$R`. The caches are shared by
  * the leases under one work root: a static host's leases share one HOME and one profile.
  */
-export const DROP_LOGIN_CACHE = 'D=${R%/*/*/*/*}/.durabox-login; [ -O "$D" ] && [ ! -h "$D" ] && rm -f "$D"/env-*;';
+const LOGIN_DIR = 'D=${R%/*/*/*/*}/.durabox-login;';
+export const DROP_LOGIN_CACHE = `${LOGIN_DIR} [ -O "$D" ] && [ ! -h "$D" ] && rm -f "$D"/env-*;`;
 
 /**
  * Files a login shell reads (bash: /etc/profile and what it sources, then the first of
@@ -109,7 +110,7 @@ const singleQuoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  */
 export const RUN_WRAPPER = `#!/bin/sh
 R=$1; W=$2; L=$3; K=\${L#-}; shift 3
-C=\${R%/*/*}; D=\${C%/*/*}/.durabox-login
+C=\${R%/*/*}; ${LOGIN_DIR}
 echo $$ > "$R/pid.tmp" && mv "$R/pid.tmp" "$R/pid"
 # The probe of an earlier run still in flight must not publish what it saw before this one.
 echo "$R" > "$C/last-run"
