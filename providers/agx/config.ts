@@ -6,10 +6,11 @@
  * every message is one line naming what is wrong.
  */
 import { homedir, userInfo } from 'node:os';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
 import { refineWith } from '../common/refine.js';
+import { workRootProblem as checkWorkRoot } from '../common/work-root.js';
 
 export const AGX_DEFAULT_GATEWAY = 'workspace.agx.so';
 
@@ -52,14 +53,7 @@ export const BROAD_DIRS: ReadonlySet<string> = new Set([
 ]);
 
 /** Why `value` is not an acceptable work root, or undefined. */
-export function workRootProblem(value: string): string | undefined {
-  if (!value.startsWith('/')) return 'must be an absolute path';
-  if (/[\x00-\x1f\x7f]/.test(value)) return 'contains control characters';
-  if (value.split('/').some((s) => s === '..' || s === '.')) return 'may not contain "." or ".." segments';
-  const normal = posix.normalize(value).replace(/\/+$/, '') || '/';
-  if (BROAD_DIRS.has(normal)) return `is a broad system directory (${normal}); use a dedicated directory such as /home/<user>/work`;
-  return undefined;
-}
+export const workRootProblem = (value: string) => checkWorkRoot(value, (n) => BROAD_DIRS.has(n), 'directory such as /home/<user>/work');
 
 const expandHome = (p: string) => (p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
 

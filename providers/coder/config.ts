@@ -6,10 +6,10 @@
  * environment, read at each call (api.ts). The deployment URL is `url` here (trusted config only)
  * or `CODER_URL` from the same environment.
  */
-import { posix } from 'node:path';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
 import { refineWith } from '../common/refine.js';
+import { workRootProblem as checkWorkRoot } from '../common/work-root.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -50,14 +50,7 @@ const BROAD = new Set([
   '/var', '/workspace', '/workspaces', '/home/coder',
 ]);
 
-export function workRootProblem(value: string): string | undefined {
-  if (!value.startsWith('/')) return 'must be an absolute path';
-  if (/[\x00-\x1f\x7f]/.test(value)) return 'contains control characters';
-  if (value.split('/').some((s) => s === '..' || s === '.')) return 'may not contain "." or ".." segments';
-  const normal = posix.normalize(value).replace(/\/+$/, '') || '/';
-  if (BROAD.has(normal) || /^\/usr\//.test(normal)) return `is a broad system directory (${normal}); use a dedicated one such as /home/coder/durabox`;
-  return undefined;
-}
+export const workRootProblem = (value: string) => checkWorkRoot(value, (n) => BROAD.has(n) || /^\/usr\//.test(n), 'one such as /home/coder/durabox');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;

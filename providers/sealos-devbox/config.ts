@@ -7,9 +7,10 @@
  * context, namespace, image and SSH route are used decides where those credentials and the code go,
  * so a repository's durabox.yaml may set none of them (sealosTrustedOnlyKeys).
  */
-import { posix } from 'node:path';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
+import { workRootProblem as checkWorkRoot } from '../common/work-root.js';
+import { refineWith } from '../common/refine.js';
 
 /** Kubernetes resource quantity (the CRD's `spec.resource` pattern). */
 const QUANTITY = /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
@@ -18,16 +19,7 @@ const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-
 
 const BROAD = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var']);
 
-function absDir(name: string) {
-  return z.string().superRefine((v, ctx) => {
-    let p: string | undefined;
-    if (!v.startsWith('/')) p = 'must be an absolute path';
-    else if (/[\x00-\x1f\x7f]/.test(v)) p = 'contains control characters';
-    else if (v.split('/').some((s) => s === '..' || s === '.')) p = 'may not contain "." or ".." segments';
-    else if (BROAD.has(posix.normalize(v).replace(/\/+$/, '') || '/')) p = 'is a broad system directory; use a dedicated one';
-    if (p) ctx.addIssue({ code: 'custom', message: `${name} ${JSON.stringify(v)} ${p}` });
-  });
-}
+const absDir = (name: string) => z.string().superRefine(refineWith((v) => checkWorkRoot(v, (n) => BROAD.has(n), 'one'), name));
 
 export const sealosConfigSchema = onFirstUse(() =>
   z

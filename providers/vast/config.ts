@@ -5,10 +5,10 @@
  * The API key is not a setting: it comes from `VAST_API_KEY` (or `DURABOX_VAST_API_KEY`) in the
  * worker's environment, read at each call (api.ts).
  */
-import { posix } from 'node:path';
 import { z } from 'zod';
 import { onFirstUse } from '../common/on-first-use.js';
 import { refineWith } from '../common/refine.js';
+import { workRootProblem as checkWorkRoot } from '../common/work-root.js';
 
 export const VAST_DEFAULT_API_URL = 'https://console.vast.ai';
 export const VAST_DEFAULT_IMAGE = 'nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04';
@@ -50,14 +50,7 @@ export function normalizeApiUrl(value: string): string {
 /** Directories a lease must never work directly in. */
 const BROAD = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/workspace']);
 
-export function workRootProblem(value: string): string | undefined {
-  if (!value.startsWith('/')) return 'must be an absolute path';
-  if (/[\x00-\x1f\x7f]/.test(value)) return 'contains control characters';
-  if (value.split('/').some((s) => s === '..' || s === '.')) return 'may not contain "." or ".." segments';
-  const normal = posix.normalize(value).replace(/\/+$/, '') || '/';
-  if (BROAD.has(normal)) return `is a broad system directory (${normal}); use a dedicated one such as /root/durabox`;
-  return undefined;
-}
+export const workRootProblem = (value: string) => checkWorkRoot(value, (n) => BROAD.has(n), 'one such as /root/durabox');
 
 /** `field` or `field:asc|desc`, e.g. `dph_total` (cheapest first) or `reliability2:desc`. */
 const ORDER = /^[a-z][a-z0-9_]{0,39}(?::(?:asc|desc))?$/;
